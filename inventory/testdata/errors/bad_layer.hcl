@@ -1,0 +1,3 @@
+host "a" {
+  layers = ["web server"] # ERROR: Invalid layer name
+}

@@ -1,0 +1,2 @@
+host "-a" { # ERROR: Invalid host name
+}

@@ -1,0 +1,3 @@
+host "a" {
+  port = 70000 # ERROR: Invalid port
+}

@@ -1,0 +1,3 @@
+defaults {
+  host_key_checking = "no" # ERROR: Invalid host_key_checking
+}

@@ -1,0 +1,4 @@
+host "a" {
+}
+host "a" { # ERROR: Duplicate host
+}

@@ -1,0 +1,3 @@
+host "a" {
+  layers = "web" # ERROR: Incorrect attribute value type
+}

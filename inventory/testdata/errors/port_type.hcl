@@ -1,0 +1,3 @@
+host "a" {
+  port = "ssh" # ERROR: Incorrect attribute value type
+}

@@ -1,0 +1,3 @@
+host "a" {
+  address = "x" "y" # ERROR: Missing newline after argument
+}

@@ -1,0 +1,3 @@
+host "a" {
+  connect_timeout = "soon" # ERROR: Invalid connect_timeout
+}

@@ -1,0 +1,4 @@
+defaults {
+}
+defaults { # ERROR: Duplicate defaults block
+}

@@ -1,0 +1,3 @@
+host "a" {
+  user = var.user # ERROR: Variables not allowed
+}

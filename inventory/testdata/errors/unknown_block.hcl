@@ -1,0 +1,2 @@
+hots "a" { # ERROR: Unsupported block type
+}

@@ -1,0 +1,3 @@
+host "a" {
+  vars = "x" # ERROR: Incorrect attribute value type
+}
