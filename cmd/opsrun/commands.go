@@ -1,0 +1,9 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addCommands registers every subcommand beside version. One line a command.
+func addCommands(root *cobra.Command, f *Factory) {
+	root.AddCommand(NewCmdExec(f, nil))
+	root.AddCommand(NewCmdTestenv(f))
+}
