@@ -13,6 +13,7 @@ import (
 	"github.com/opsrun/opsrun/engine/adhoc"
 	"github.com/opsrun/opsrun/engine/diag"
 	"github.com/opsrun/opsrun/engine/report"
+	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/engine/transport/sshconn"
 	"github.com/opsrun/opsrun/inventory"
 )
@@ -114,7 +115,7 @@ func execRun(ctx context.Context, opts *ExecOptions) error {
 		dialer = d
 	}
 
-	if err := adhoc.Check(dialer, hosts); err != nil {
+	if err := transport.CheckAll(dialer, hosts); err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
 

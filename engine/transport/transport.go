@@ -11,6 +11,8 @@ import (
 	"io"
 	"io/fs"
 	"time"
+
+	"github.com/opsrun/opsrun/inventory"
 )
 
 // Sentinel errors with a documented meaning. Implementations wrap them (with
@@ -98,4 +100,13 @@ type Conn interface {
 	Download(ctx context.Context, path string, w io.Writer, become bool) error
 	// Close ends the connection and every session on it.
 	Close() error
+}
+
+// Dialer opens connections to inventory hosts; sshconn.Dialer is the real
+// one, tests use fakes.
+type Dialer interface {
+	// Check validates h's connection settings without connecting, so a
+	// run can refuse bad settings before touching any host.
+	Check(h *inventory.Host) error
+	Dial(ctx context.Context, h *inventory.Host) (Conn, error)
 }
