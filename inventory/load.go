@@ -217,14 +217,15 @@ func Decode(body hcl.Body, dir string) (*Inventory, hcl.Diagnostics) {
 			}
 		}
 		diags = append(diags, decodeSettings(attrs.Attributes, ectx, dir, h)...)
-		applyDefaults(h, &defaults)
+		ApplyDefaults(h, &defaults)
 		diags = append(diags, inv.Add(h)...)
 	}
 	return inv, diags
 }
 
-// applyDefaults fills what the host left unset from the file's defaults.
-func applyDefaults(h, d *Host) {
+// ApplyDefaults fills what h left unset from d (a file's defaults block, or
+// a stack's ssh settings for hosts from other inventories).
+func ApplyDefaults(h, d *Host) {
 	if h.User == "" {
 		h.User = d.User
 	}
