@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -234,10 +235,10 @@ func ApplyDefaults(h, d *Host) {
 	}
 	s, ds := &h.SSH, &d.SSH
 	if len(s.IdentityFiles) == 0 {
-		s.IdentityFiles = ds.IdentityFiles
+		s.IdentityFiles = slices.Clone(ds.IdentityFiles)
 	}
 	if len(s.KnownHosts) == 0 {
-		s.KnownHosts = ds.KnownHosts
+		s.KnownHosts = slices.Clone(ds.KnownHosts)
 	}
 	if s.HostKeyChecking == "" {
 		s.HostKeyChecking = ds.HostKeyChecking

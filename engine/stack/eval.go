@@ -1,0 +1,183 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/opsrun/opsrun/engine/funcs"
+)
+
+// Layer returns the layer named name, or nil.
+func (s *Stack) Layer(name string) *Layer {
+	for _, ly := range s.Layers {
+		if ly.Name == name {
+			return ly
+		}
+	}
+	return nil
+}
+
+// EvalContext is the context resource arguments and conditions are
+// evaluated in for one host: var, local, stack, the host's facts as host,
+// and layers as layer (build it with LayerValues), with the functions of
+// package funcs. The returned context is new, but its maps of values and
+// functions must not be modified: they may be shared.
+func (s *Stack) EvalContext(host, layers cty.Value) *hcl.EvalContext {
+	vars, locals := s.Vars, s.Locals
+	if vars == cty.NilVal {
+		vars = cty.EmptyObjectVal
+	}
+	if locals == cty.NilVal {
+		locals = cty.EmptyObjectVal
+	}
+	if host == cty.NilVal {
+		host = cty.DynamicVal
+	}
+	if layers == cty.NilVal {
+		layers = cty.DynamicVal
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":   vars,
+			"local": locals,
+			"stack": s.stackValue(),
+			"host":  host,
+			"layer": layers,
+		},
+		Functions: s.functions(),
+	}
+}
+
+func (s *Stack) functions() map[string]function.Function {
+	if s.funcs != nil {
+		return s.funcs
+	}
+	// A Stack built by hand rather than by Load; building the map again is
+	// cheap and leaves the Stack unmodified for concurrent callers.
+	return funcs.Functions(s.Dir)
+}
+
+// stackValue is the stack variable: stack.name and stack.os.
+func (s *Stack) stackValue() cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"name": cty.StringVal(s.Name),
+		"os":   cty.StringVal(s.Settings.OS),
+	})
+}
+
+// LayerValues builds the layer variable: for each declared layer,
+// layer.NAME.name, .settings and .instances, the list of host objects
+// given for it in instances (an empty list when none is given).
+func (s *Stack) LayerValues(instances map[string][]cty.Value) cty.Value {
+	return s.layerValues(func(name string) cty.Value {
+		hosts := instances[name]
+		if len(hosts) == 0 {
+			return cty.ListValEmpty(cty.DynamicPseudoType)
+		}
+		for _, h := range hosts[1:] {
+			if !h.Type().Equals(hosts[0].Type()) {
+				// Hosts with different facts: a tuple still indexes and
+				// iterates like a list.
+				return cty.TupleVal(hosts)
+			}
+		}
+		return cty.ListVal(hosts)
+	})
+}
+
+func (s *Stack) layerValues(instances func(name string) cty.Value) cty.Value {
+	layers := map[string]cty.Value{}
+	for _, ly := range s.Layers {
+		settings := ly.Settings
+		if settings == cty.NilVal {
+			settings = cty.EmptyObjectVal
+		}
+		layers[ly.Name] = cty.ObjectVal(map[string]cty.Value{
+			"name":      cty.StringVal(ly.Name),
+			"settings":  settings,
+			"instances": instances(ly.Name),
+		})
+	}
+	return cty.ObjectVal(layers)
+}
+
+// Validate evaluates every resource argument and condition of every layer
+// and recipe with unknown host facts and unknown layer instances, so that
+// what is wrong for every host (an undeclared var, local or layer, a type
+// error, a missing template) is reported before any host is contacted.
+// Values that depend on the host cannot be checked here; the compiler
+// reports those per host.
+func (s *Stack) Validate() hcl.Diagnostics {
+	ctx := s.EvalContext(unknownHost(), s.layerValues(func(string) cty.Value { return cty.DynamicVal }))
+	n := s.names()
+	var diags hcl.Diagnostics
+	seen := map[hcl.Range]bool{}
+	check := func(rs []*Resource) {
+		for _, r := range rs {
+			if seen[r.DeclRange] {
+				continue // the same declaration, through another include
+			}
+			seen[r.DeclRange] = true
+			diags = append(diags, s.validateResource(r, ctx, n)...)
+		}
+	}
+	for _, name := range sortedKeys(s.Recipes) {
+		check(s.Recipes[name].Resources)
+	}
+	for _, ly := range s.Layers {
+		for _, event := range Events {
+			check(ly.Events[event])
+		}
+	}
+	return sortDiags(diags)
+}
+
+func (s *Stack) validateResource(r *Resource, ctx *hcl.EvalContext, n names) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	want := map[string]cty.Type{}
+	if s.reg != nil {
+		if typ, ok := s.reg.Lookup(r.Type); ok && typ != nil {
+			for _, a := range typ.Attrs {
+				want[a.Name] = a.Type
+			}
+		}
+	}
+	eval := func(name string, expr hcl.Expression, ty cty.Type) {
+		if ds := checkRefs(expr, resourceScope, n); ds.HasErrors() {
+			diags = append(diags, ds...)
+			return
+		}
+		v, ds := expr.Value(ctx)
+		diags = append(diags, ds...)
+		if ds.HasErrors() || ty == cty.NilType {
+			return
+		}
+		v, _ = v.UnmarkDeep()
+		if _, err := convert.Convert(v, ty); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Incorrect attribute value type",
+				Detail:   fmt.Sprintf("Inappropriate value for argument %q of %s: %s.", name, r.Addr, err),
+				Subject:  expr.Range().Ptr(),
+			})
+		}
+	}
+	for _, name := range sortedKeys(r.Attrs) {
+		ty, ok := want[name]
+		if !ok {
+			ty = cty.DynamicPseudoType
+		}
+		eval(name, r.Attrs[name].Expr, ty)
+	}
+	if r.OnlyIf != nil {
+		eval("only_if", r.OnlyIf, cty.Bool)
+	}
+	if r.NotIf != nil {
+		eval("not_if", r.NotIf, cty.Bool)
+	}
+	return diags
+}

@@ -1,0 +1,3 @@
+host "web-1" { # ERROR: Duplicate host
+  address = "10.0.0.2"
+}

@@ -1,0 +1,2 @@
+layer "web" { # ERROR: Duplicate layer
+}

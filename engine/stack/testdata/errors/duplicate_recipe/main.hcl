@@ -1,0 +1,5 @@
+recipe "base" {
+}
+
+recipe "base" { # ERROR: Duplicate recipe
+}

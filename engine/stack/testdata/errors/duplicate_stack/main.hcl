@@ -1,0 +1,5 @@
+stack "one" {
+}
+
+stack "two" { # ERROR: Duplicate stack block
+}

@@ -1,0 +1,4 @@
+variable "token" { # ERROR: No value for required variable
+  type      = string
+  sensitive = true
+}

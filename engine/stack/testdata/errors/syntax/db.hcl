@@ -1,0 +1,3 @@
+layer "db" {
+  depends_on = ["web"
+} # ERROR: Missing item separator

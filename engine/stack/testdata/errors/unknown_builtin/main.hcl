@@ -1,0 +1,3 @@
+layer "lb" {
+  use = "haproxy" # ERROR: Unknown built-in layer
+}

@@ -1,0 +1,8 @@
+layer "web" {
+  on "boot" { # ERROR: Unknown lifecycle event
+  }
+  on "setup" {
+  }
+  on "setup" { # ERROR: Duplicate event block
+  }
+}

@@ -1,0 +1,8 @@
+recipe "base" {
+}
+
+layer "web" {
+  on "setup" {
+    include "bsae" {} # ERROR: Unknown recipe
+  }
+}

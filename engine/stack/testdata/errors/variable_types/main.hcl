@@ -1,0 +1,9 @@
+variable "port" {
+  type    = number
+  default = "eighty" # ERROR: Invalid default value for variable
+}
+
+variable "hosts" {
+  type    = lisst(string) # ERROR: Invalid type specification
+  default = []
+}
