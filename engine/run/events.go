@@ -1,0 +1,82 @@
+package run
+
+import "time"
+
+// Event types, in the order a run emits them.
+const (
+	TypeRunStart  = "run_start"
+	TypeTask      = "task"
+	TypeHostRecap = "host_recap"
+	TypeRunEnd    = "run_end"
+)
+
+// Task statuses.
+const (
+	StatusOK      = "ok"      // already right, nothing to do
+	StatusChanged = "changed" // changed (or, in check mode, would change)
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped" // only_if/not_if, or the host/layer stopped before it
+)
+
+// Event is one thing that happened in a run, as printed by
+// `opsrun run --output json` (one object per line). Fields not relevant to
+// the event's Type are left empty.
+type Event struct {
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+
+	// run_start
+	RunID string `json:"run_id,omitempty"`
+	Stack string `json:"stack,omitempty"`
+	Event string `json:"event,omitempty"`
+	Check bool   `json:"check,omitempty"`
+	Hosts int    `json:"hosts,omitempty"`
+
+	// task
+	Host     string   `json:"host,omitempty"`
+	Layer    string   `json:"layer,omitempty"`
+	Resource string   `json:"resource,omitempty"`
+	Handler  bool     `json:"handler,omitempty"`
+	Status   string   `json:"status,omitempty"`
+	Actions  []string `json:"actions,omitempty"`
+	Diffs    []string `json:"diffs,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Error    string   `json:"error,omitempty"`
+
+	// host_recap (Counts of one host) and run_end (totals)
+	*Counts `json:",omitempty"`
+
+	DurationMS int64 `json:"duration_ms,omitempty"`
+}
+
+// Counts are the recap numbers. Unreachable counts hosts; the others count
+// tasks.
+type Counts struct {
+	OK          int `json:"ok"`
+	Changed     int `json:"changed"`
+	Failed      int `json:"failed"`
+	Skipped     int `json:"skipped"`
+	Unreachable int `json:"unreachable"`
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.OK += o.OK
+	c.Changed += o.Changed
+	c.Failed += o.Failed
+	c.Skipped += o.Skipped
+	c.Unreachable += o.Unreachable
+}
+
+func (c *Counts) count(status string) {
+	switch status {
+	case StatusOK:
+		c.OK++
+	case StatusChanged:
+		c.Changed++
+	case StatusFailed:
+		c.Failed++
+	case StatusSkipped:
+		c.Skipped++
+	}
+}

@@ -1,0 +1,533 @@
+// Package run is the scheduler: it connects to the target hosts, gathers
+// their facts in one round trip each, compiles the event, then runs the
+// layers in depends_on order — hosts in parallel up to Forks, each host's
+// resources in order — and reports every step as an Event.
+//
+// Within a host, the probes of all remaining resources are gathered in one
+// round trip; after a resource changes the host they are gathered again,
+// because what it changed may change what the next resources find. So a
+// run that changes nothing costs one connection and two round trips per
+// host, however many resources it checks.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/opsrun/opsrun/engine/compile"
+	"github.com/opsrun/opsrun/engine/facts"
+	"github.com/opsrun/opsrun/engine/probe"
+	"github.com/opsrun/opsrun/engine/stack"
+	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/inventory"
+	"github.com/opsrun/opsrun/modules"
+)
+
+// Input is what a run works on.
+type Input struct {
+	Stack    *stack.Stack
+	Registry modules.Registry
+	Dialer   transport.Dialer
+	// Hosts are all of the stack's hosts (the topology recipes see);
+	// Targets are the ones this run acts on.
+	Hosts, Targets []*inventory.Host
+}
+
+// Options say how to run.
+type Options struct {
+	Event string
+	Layer string // only this layer when not empty
+	Check bool   // plan only: probe and plan, change nothing
+	Forks int    // hosts at work at once; <=0 means all
+	RunID string
+	// Emit receives every event, from one goroutine at a time.
+	Emit func(Event)
+	// OnPlan, when set, is told the compiled plan before anything runs.
+	OnPlan func(*compile.Plan)
+	Logger *slog.Logger
+}
+
+// HostRecap is one host's outcome.
+type HostRecap struct {
+	Host string
+	Counts
+	Err error // why it was unreachable or failed, if it was
+}
+
+// Result is a finished run.
+type Result struct {
+	Hosts  []*HostRecap // in target order
+	Totals Counts
+}
+
+// ErrInterrupted marks a run stopped by its context (SIGINT).
+var ErrInterrupted = errors.New("run interrupted")
+
+type runner struct {
+	in   Input
+	opts Options
+	log  *slog.Logger
+	sem  chan struct{}
+
+	emitMu sync.Mutex
+
+	mu      sync.Mutex
+	recaps  map[string]*HostRecap
+	conns   map[string]transport.Conn
+	facts   map[string]*facts.Facts
+	failed  map[string]bool        // hosts that failed: later layers skip them
+	hostMus map[string]*sync.Mutex // one layer at a time on a host
+}
+
+// Run runs an event. The returned error is for the run as a whole (the
+// event could not be compiled); per-host failures are in the Result.
+func Run(ctx context.Context, in Input, opts Options) (*Result, error) {
+	r := &runner{
+		in: in, opts: opts, log: opts.Logger,
+		recaps:  map[string]*HostRecap{},
+		conns:   map[string]transport.Conn{},
+		facts:   map[string]*facts.Facts{},
+		failed:  map[string]bool{},
+		hostMus: map[string]*sync.Mutex{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	forks := opts.Forks
+	if forks <= 0 || forks > len(in.Targets) {
+		forks = max(len(in.Targets), 1)
+	}
+	r.sem = make(chan struct{}, forks)
+	for _, h := range in.Targets {
+		r.recaps[h.Name] = &HostRecap{Host: h.Name}
+		r.hostMus[h.Name] = &sync.Mutex{}
+	}
+	start := time.Now()
+	r.emit(Event{Type: TypeRunStart, RunID: opts.RunID, Stack: in.Stack.Name, Event: opts.Event, Check: opts.Check, Hosts: len(in.Targets)})
+	defer r.closeAll()
+
+	reachable := r.connectAll(ctx)
+	factVals := map[string]cty.Value{}
+	for name, f := range r.facts {
+		factVals[name] = f.Value()
+	}
+	plan, err := compile.Compile(compile.Input{
+		Stack: in.Stack, Event: opts.Event, Registry: in.Registry,
+		Hosts: in.Hosts, Targets: reachable, Layer: opts.Layer, Facts: factVals,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.OnPlan != nil {
+		opts.OnPlan(plan)
+	}
+	for _, level := range plan.Levels {
+		var wg sync.WaitGroup
+		for _, lp := range level {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.runLayer(ctx, lp)
+			}()
+		}
+		wg.Wait()
+	}
+
+	res := &Result{}
+	for _, h := range in.Targets {
+		rc := r.recaps[h.Name]
+		res.Hosts = append(res.Hosts, rc)
+		res.Totals.Add(rc.Counts)
+		ev := Event{Type: TypeHostRecap, Host: h.Name, Counts: &rc.Counts}
+		if rc.Err != nil {
+			ev.Error = rc.Err.Error()
+		}
+		r.emit(ev)
+	}
+	totals := res.Totals
+	r.emit(Event{Type: TypeRunEnd, RunID: opts.RunID, Event: opts.Event, Check: opts.Check, Counts: &totals, DurationMS: time.Since(start).Milliseconds()})
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+	}
+	return res, nil
+}
+
+func (r *runner) emit(e Event) {
+	if r.opts.Emit == nil {
+		return
+	}
+	e.Time = time.Now()
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.opts.Emit(e)
+}
+
+// connectAll dials every target and gathers its facts, in parallel. It
+// returns the hosts that answered; the others are recorded unreachable.
+func (r *runner) connectAll(ctx context.Context) []*inventory.Host {
+	var wg sync.WaitGroup
+	ok := make([]bool, len(r.in.Targets))
+	for i, h := range r.in.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !r.acquire(ctx) {
+				r.hostErr(h.Name, fmt.Errorf("%s: not started: %w", h.Name, ctx.Err()), false)
+				return
+			}
+			defer r.release()
+			conn, err := r.in.Dialer.Dial(ctx, h)
+			if err != nil {
+				r.hostErr(h.Name, err, unreachable(err))
+				return
+			}
+			f, err := facts.Gather(ctx, conn)
+			if err != nil {
+				conn.Close()
+				r.hostErr(h.Name, err, unreachable(err))
+				return
+			}
+			r.mu.Lock()
+			r.conns[h.Name] = conn
+			r.facts[h.Name] = f
+			r.mu.Unlock()
+			ok[i] = true
+		}()
+	}
+	wg.Wait()
+	var out []*inventory.Host
+	for i, h := range r.in.Targets {
+		if ok[i] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// unreachable: as in Ansible, a host we cannot log in to counts as
+// unreachable: nothing ran there.
+func unreachable(err error) bool {
+	return errors.Is(err, transport.ErrUnreachable) || errors.Is(err, transport.ErrAuthFailed) ||
+		errors.Is(err, transport.ErrHostKeyMismatch) || errors.Is(err, transport.ErrHostKeyUnknown)
+}
+
+func (r *runner) hostErr(host string, err error, unreach bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rc := r.recaps[host]
+	if rc.Err == nil {
+		rc.Err = err
+	}
+	if unreach {
+		rc.Unreachable = 1
+	}
+	r.failed[host] = true
+}
+
+// acquire takes a fork slot; false when the run was cancelled first.
+func (r *runner) acquire(ctx context.Context) bool {
+	select {
+	case r.sem <- struct{}{}:
+		if ctx.Err() != nil {
+			r.release()
+			return false
+		}
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *runner) release() { <-r.sem }
+
+func (r *runner) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+}
+
+// layerState tracks max_fail_percentage for one layer's event.
+type layerState struct {
+	mu      sync.Mutex
+	total   int
+	failed  int
+	aborted bool
+}
+
+func (ls *layerState) fail(pct int) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.failed++
+	if pct >= 0 && ls.failed*100 > pct*ls.total {
+		ls.aborted = true
+	}
+}
+
+func (ls *layerState) isAborted() bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.aborted
+}
+
+func (r *runner) runLayer(ctx context.Context, lp *compile.LayerPlan) {
+	ls := &layerState{total: len(lp.Hosts)}
+	var wg sync.WaitGroup
+	for _, hp := range lp.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := hp.Host.Name
+			skipAll := func(reason string) {
+				for _, t := range hp.Tasks {
+					r.task(name, lp.Layer.Name, t.Res.Addr, false, StatusSkipped, nil, reason, nil, 0)
+				}
+			}
+			r.mu.Lock()
+			alreadyFailed := r.failed[name]
+			r.mu.Unlock()
+			if alreadyFailed {
+				skipAll("the host failed earlier in this run")
+				return
+			}
+			if !r.acquire(ctx) {
+				skipAll("the run was interrupted")
+				return
+			}
+			defer r.release()
+			if ls.isAborted() {
+				skipAll(fmt.Sprintf("layer %s aborted: more than %d%% of its hosts failed", lp.Layer.Name, lp.Layer.MaxFailPercentage))
+				return
+			}
+			hm := r.hostMus[name]
+			hm.Lock()
+			defer hm.Unlock()
+			if err := r.runHost(ctx, lp, hp, ls); err != nil {
+				r.hostErr(name, err, unreachable(err))
+				ls.fail(lp.Layer.MaxFailPercentage)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// hostRun is the state of one host working through one layer's tasks.
+type hostRun struct {
+	r     *runner
+	ctx   context.Context
+	conn  transport.Conn
+	mh    *modules.Host
+	layer string
+	host  string
+	facts modules.Facts
+	stale bool
+}
+
+func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile.HostPlan, ls *layerState) error {
+	name := hp.Host.Name
+	if hp.Err != nil {
+		for _, t := range hp.Tasks {
+			r.task(name, lp.Layer.Name, t.Res.Addr, false, StatusSkipped, nil, "the host's resources could not be evaluated", nil, 0)
+		}
+		r.count(name, StatusFailed)
+		r.emit(Event{Type: TypeTask, Host: name, Layer: lp.Layer.Name, Status: StatusFailed, Error: hp.Err.Error()})
+		return hp.Err
+	}
+	r.mu.Lock()
+	conn, f := r.conns[name], r.facts[name]
+	r.mu.Unlock()
+	h := &hostRun{r: r, ctx: ctx, conn: conn, mh: f.Module(name, r.opts.RunID), layer: lp.Layer.Name, host: name, stale: true}
+
+	notified := map[string]bool{}
+	for i, t := range hp.Tasks {
+		if t.Skip != "" {
+			r.task(name, h.layer, t.Res.Addr, false, StatusSkipped, nil, t.Skip, nil, 0)
+			continue
+		}
+		if ctx.Err() != nil || ls.isAborted() {
+			h.skipRest(hp.Tasks[i:], "the run stopped before this resource")
+			return nil
+		}
+		changed, err := h.apply(t, hp.Tasks[i:], false)
+		if err != nil {
+			h.skipRest(hp.Tasks[i+1:], "an earlier resource failed on this host")
+			return err
+		}
+		if changed {
+			for _, n := range t.Res.Notify {
+				notified[n] = true
+			}
+		}
+	}
+	// Delayed notifications: each notified resource acts once, in the
+	// order the resources were declared, and only if a notifier changed.
+	for _, t := range hp.Tasks {
+		if !notified[t.Res.Addr] || t.Skip != "" || t.Module == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, err := h.apply(t, []*compile.Task{t}, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *hostRun) skipRest(tasks []*compile.Task, reason string) {
+	for _, t := range tasks {
+		h.r.task(h.host, h.layer, t.Res.Addr, false, StatusSkipped, nil, reason, nil, 0)
+	}
+}
+
+// apply plans one task (or, as a handler, its notified actions) and runs
+// the actions unless in check mode. remaining are the tasks whose probes
+// to refresh if the facts are stale.
+func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool) (bool, error) {
+	start := time.Now()
+	fail := func(err error) (bool, error) {
+		h.r.task(h.host, h.layer, t.Res.Addr, handler, StatusFailed, nil, "", err, time.Since(start))
+		return false, err
+	}
+	if h.stale {
+		var probes []modules.Probe
+		for _, rt := range remaining {
+			if rt.Skip == "" && rt.Module != nil {
+				probes = append(probes, rt.Module.Probes(h.mh)...)
+			}
+		}
+		f, err := probe.Run(h.ctx, h.conn, probes, h.r.in.Stack.Settings.Become)
+		if err != nil {
+			return fail(err)
+		}
+		h.facts, h.stale = f, false
+	}
+	var actions []modules.Action
+	var err error
+	if handler {
+		nm, ok := t.Module.(modules.Notifiable)
+		if !ok {
+			return fail(fmt.Errorf("%s: %s cannot be notified: its type has no notify action", h.host, t.Res.Addr))
+		}
+		actions, err = nm.Notified(h.mh, h.facts)
+	} else {
+		actions, err = t.Module.Plan(h.mh, h.facts)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("%s: %s: %w", h.host, t.Res.Addr, err))
+	}
+	if len(actions) == 0 {
+		if !handler {
+			h.r.task(h.host, h.layer, t.Res.Addr, false, StatusOK, nil, "", nil, time.Since(start))
+		}
+		return false, nil
+	}
+	if !h.r.opts.Check {
+		h.stale = true
+		for _, a := range actions {
+			if err := h.run(a); err != nil {
+				return fail(fmt.Errorf("%s: %s: %s: %w", h.host, t.Res.Addr, a.Summary, err))
+			}
+		}
+	}
+	if t.Sensitive {
+		// A value from a sensitive variable may be anywhere in a diff.
+		for i := range actions {
+			if actions[i].Diff != "" {
+				actions[i].Diff = "(diff hidden: the resource uses a sensitive value)"
+			}
+		}
+	}
+	h.r.task(h.host, h.layer, t.Res.Addr, handler, StatusChanged, actions, "", nil, time.Since(start))
+	return true, nil
+}
+
+// run executes one action: its upload, then its command.
+func (h *hostRun) run(a modules.Action) error {
+	become := h.r.in.Stack.Settings.Become
+	if u := a.Upload; u != nil {
+		spec := transport.FileSpec{Path: u.Path, Mode: u.Mode, Owner: u.Owner, Group: u.Group, Become: become}
+		if u.Source != "" {
+			f, err := os.Open(u.Source)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := h.conn.Upload(h.ctx, f, spec); err != nil {
+				return err
+			}
+		} else if err := h.conn.Upload(h.ctx, strings.NewReader(string(u.Content)), spec); err != nil {
+			return err
+		}
+	}
+	if a.Command == "" {
+		return nil
+	}
+	res, err := h.conn.Run(h.ctx, transport.Cmd{Command: a.Command, Become: become})
+	if err != nil {
+		return err
+	}
+	if res.ExitStatus != 0 {
+		return &CommandError{ExitStatus: res.ExitStatus, Stderr: tail(res.Stderr, res.Stdout)}
+	}
+	return nil
+}
+
+// CommandError is an action's command exiting non-zero.
+type CommandError struct {
+	ExitStatus int
+	Stderr     string // the last lines of its output
+}
+
+func (e *CommandError) Error() string {
+	if e.Stderr == "" {
+		return fmt.Sprintf("exit status %d", e.ExitStatus)
+	}
+	return fmt.Sprintf("exit status %d: %s", e.ExitStatus, e.Stderr)
+}
+
+// tail keeps the end of a failed command's output: the error is usually
+// there, and a whole apt log would drown the recap.
+func tail(stderr, stdout []byte) string {
+	out := strings.TrimSpace(string(stderr))
+	if out == "" {
+		out = strings.TrimSpace(string(stdout))
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func (r *runner) count(host, status string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recaps[host].count(status)
+}
+
+func (r *runner) task(host, layer, addr string, handler bool, status string, actions []modules.Action, reason string, err error, d time.Duration) {
+	r.count(host, status)
+	ev := Event{Type: TypeTask, Host: host, Layer: layer, Resource: addr, Handler: handler, Status: status, Reason: reason, DurationMS: d.Milliseconds()}
+	for _, a := range actions {
+		ev.Actions = append(ev.Actions, a.Summary)
+		if a.Diff != "" {
+			ev.Diffs = append(ev.Diffs, a.Diff)
+		}
+	}
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	r.log.Debug("task", "host", host, "layer", layer, "resource", addr, "status", status, "duration", d)
+	r.emit(ev)
+}
