@@ -1,0 +1,289 @@
+// Package file is the `file` resource type: a regular file's content,
+// mode, owner and group, or its absence.
+package file
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/internal/attr"
+	"github.com/opsrun/opsrun/modules/internal/facts"
+	"github.com/opsrun/opsrun/modules/internal/filediff"
+	"github.com/opsrun/opsrun/modules/internal/fsmeta"
+)
+
+// Type is the `file` resource type.
+func Type() *modules.Type {
+	return &modules.Type{
+		Name: "file",
+		Doc: "A regular file on the host: its content (inline or from a file beside the stack), mode, " +
+			"owner and group, or its absence. Content is written atomically: readers see the old file " +
+			"or the new one, never a part. Without content or source, the file is created empty when " +
+			"missing and only its metadata is managed afterwards.",
+		Attrs: schema(),
+		New:   New,
+	}
+}
+
+func schema() []modules.Attr {
+	return []modules.Attr{
+		{Name: "path", Type: cty.String, Required: true,
+			Doc:     "Absolute path of the file on the host.",
+			Example: `"/etc/motd"`},
+		{Name: "content", Type: cty.String,
+			Doc: "The file's content, written exactly (no newline is added). Plan and check mode show a " +
+				"unified diff unless the value comes from a sensitive variable. Mutually exclusive with source.",
+			Example: `"Welcome to ${host.name}\n"`},
+		{Name: "source", Type: cty.String,
+			Doc: "Path of a file on the controller whose bytes become the content; relative paths are " +
+				"resolved against the stack directory. Mutually exclusive with content.",
+			Example: `"files/nginx.conf"`},
+		{Name: "mode", Type: cty.String, Default: cty.StringVal("0644"),
+			Doc: "Permission bits as an octal string: 3 or 4 digits, setuid/setgid/sticky included " +
+				"(\"4755\"). Always enforced.",
+			Example: `"0640"`},
+		{Name: "owner", Type: cty.String,
+			Doc:     "User name or numeric uid that owns the file. Null leaves the owner as it is (root for a new file).",
+			Example: `"www-data"`},
+		{Name: "group", Type: cty.String,
+			Doc:     "Group name or numeric gid of the file. Null leaves the group as it is (root's for a new file).",
+			Example: `"adm"`},
+		{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
+			Doc: "present: the file exists as declared (a symbolic link in its place is replaced when content " +
+				"or source is set). absent: the file (or symbolic link) is removed when it exists; content and " +
+				"source are then ignored. A directory at path is an error either way.",
+			Example: `"absent"`},
+	}
+}
+
+// resource is a file configured for one host.
+type resource struct {
+	path  string
+	state string
+	meta  fsmeta.Want
+	// manage is true when content or source was given: without them only
+	// existence and metadata are managed.
+	manage bool
+	want   filediff.Side // desired content: checksum, and the bytes when in hand
+	source string        // absolute local path when the content is streamed from it
+	hidden bool          // content comes from a sensitive variable
+}
+
+// New validates c and builds a file resource. A source file is read (or,
+// when large, hashed) here, so a missing source fails before any host is
+// touched.
+func New(c modules.Config) (modules.Resource, error) {
+	r := attr.NewReader(c, schema())
+	res := &resource{
+		path:   r.AbsPath("path", true),
+		state:  r.OneOf("state", "present", "absent"),
+		hidden: c.Sensitive["content"] || c.Sensitive["source"],
+	}
+	if res.path == "/" {
+		r.Errorf("path", "\"/\" is a directory, not a file")
+	}
+	res.meta.Mode, _ = r.Mode("mode")
+	res.meta.Owner = r.Account("owner")
+	res.meta.Group = r.Account("group")
+	content, hasContent := r.String("content")
+	source, hasSource := r.String("source")
+	switch {
+	case hasContent && hasSource:
+		r.Errorf("source", "cannot be set together with content: the file's bytes come from one or the other")
+	case res.state == "absent":
+	case hasContent:
+		res.manage = true
+		res.want = filediff.Text([]byte(content))
+	case hasSource:
+		res.manage = true
+		if err := res.readSource(c.Dir, source); err != nil {
+			var pe *fs.PathError
+			if c.Sensitive["source"] && errors.As(err, &pe) {
+				err = pe.Err // the path itself is the secret
+			}
+			r.Errorf("source", "%v", err)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// readSource takes a small source's bytes in hand (so the diff shows them
+// and exactly those bytes are uploaded) and only hashes a large one, which
+// the engine then streams.
+func (res *resource) readSource(dir, source string) error {
+	p := source
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", p)
+	}
+	if fi.Size() <= filediff.MaxSize {
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		res.want = filediff.Text(b)
+		return nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	res.want = filediff.Side{Exists: true, SHA256: hex.EncodeToString(h.Sum(nil))}
+	res.source = p
+	return nil
+}
+
+// Probes asks for the path's stat and, when content is managed, its
+// checksum; the host's content comes along only when a diff can be shown.
+func (res *resource) Probes(*modules.Host) []modules.Probe {
+	ps := []modules.Probe{facts.StatProbe(res.path)}
+	if res.state == "present" && res.manage {
+		ps = append(ps, res.sumProbe())
+	}
+	return ps
+}
+
+// sumProbe fetches the host's content only when a text diff can show it:
+// never for sensitive content, and not when the desired content is binary
+// or large (the diff is then checksums).
+func (res *resource) sumProbe() modules.Probe {
+	if res.hidden || !res.want.Known || !filediff.IsText(res.want.Content) {
+		return facts.SumProbe(res.path, "")
+	}
+	return facts.SumProbe(res.path, res.want.SHA256)
+}
+
+// Plan compares the host's file with the declaration.
+func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, error) {
+	r, err := facts.Get(f, facts.StatProbe(res.path))
+	if err != nil {
+		return nil, err
+	}
+	st, err := facts.ParseStat(r)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", res.path, err)
+	}
+	if st.Exists && st.Type == facts.Directory {
+		return nil, fmt.Errorf("%s is a directory; a file resource cannot replace or remove it (use a directory resource)", res.path)
+	}
+	if res.state == "absent" {
+		if !st.Exists {
+			return nil, nil
+		}
+		what := res.path
+		if st.Type != facts.Regular {
+			what = string(st.Type) + " " + res.path
+		}
+		return []modules.Action{{Summary: "remove " + what, Command: "rm -f " + transport.ShellQuote(res.path)}}, nil
+	}
+	switch {
+	case !st.Exists:
+		return []modules.Action{res.upload("create "+res.path+" ("+res.meta.Describe()+")", st, filediff.Side{})}, nil
+	case st.Type == facts.Symlink:
+		if !res.manage {
+			return nil, fmt.Errorf("%s is a symbolic link; set content or source to replace it with a file", res.path)
+		}
+		return []modules.Action{res.upload("replace symbolic link "+res.path+" with a file ("+res.meta.Describe()+")", facts.Stat{}, filediff.Side{})}, nil
+	case st.Type != facts.Regular:
+		return nil, fmt.Errorf("%s is a %s, not a regular file; remove it first", res.path, st.Type)
+	}
+	changes := fsmeta.Changes(st, res.meta)
+	if res.manage {
+		p := res.sumProbe()
+		r, err := facts.Get(f, p)
+		if err != nil {
+			return nil, err
+		}
+		sum, err := facts.ParseSum(r)
+		if err != nil {
+			return nil, fmt.Errorf("checksum of %s: %w", res.path, err)
+		}
+		if !sum.Present {
+			return nil, fmt.Errorf("could not read %s to compare its content", res.path)
+		}
+		if sum.SHA256 != res.want.SHA256 {
+			summary := "update " + res.path
+			if len(changes) > 0 {
+				summary += " (" + strings.Join(changes, ", ") + ")"
+			}
+			on := filediff.Side{Exists: true, SHA256: sum.SHA256, Content: sum.Content, Known: sum.HasContent}
+			return []modules.Action{res.upload(summary, st, on)}, nil
+		}
+	}
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	return []modules.Action{{
+		Summary: "change " + res.path + " (" + strings.Join(changes, ", ") + ")",
+		Command: fsmeta.Fix(res.path, st, res.meta, false),
+	}}, nil
+}
+
+// upload writes the desired content (empty when unmanaged). An owner or
+// group left null keeps the current file's: the new file replaces the old
+// one, which would otherwise hand it to root.
+func (res *resource) upload(summary string, st facts.Stat, on filediff.Side) modules.Action {
+	up := &modules.Upload{
+		Path:  res.path,
+		Mode:  attr.FileMode(res.meta.Mode),
+		Owner: res.meta.Owner,
+		Group: res.meta.Group,
+	}
+	if st.Exists {
+		if up.Owner == "" {
+			up.Owner = st.UID
+		}
+		if up.Group == "" {
+			up.Group = st.GID
+		}
+	}
+	want := res.want
+	if !res.manage {
+		want = filediff.Text(nil)
+	}
+	if res.source != "" {
+		up.Source = res.source
+	} else {
+		up.Content = want.Content
+		if up.Content == nil {
+			up.Content = []byte{}
+		}
+	}
+	a := modules.Action{
+		Summary:   summary,
+		Diff:      filediff.Unified(res.path, on, want, res.hidden),
+		Upload:    up,
+		Sensitive: res.hidden,
+	}
+	// The transport applies the permission bits only (and writes 0 as its
+	// default 0644); special bits and a mode of 0000 are set afterwards.
+	if res.meta.Mode&^0o777 != 0 || res.meta.Mode == 0 {
+		a.Command = fsmeta.Chmod(res.path, res.meta.Mode, false)
+	}
+	return a
+}

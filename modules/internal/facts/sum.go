@@ -1,0 +1,82 @@
+package facts
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/modules"
+)
+
+// MaxDiffSize is the largest file whose content is fetched and diffed.
+// Larger files are compared by checksum only: a diff nobody reads is not
+// worth moving over SSH in every probe round.
+const MaxDiffSize = 64 << 10
+
+// Sum is the checksum of a regular file and, when fetched, its content.
+type Sum struct {
+	Present    bool   // a regular file was there and readable
+	SHA256     string // lowercase hex
+	Content    []byte // the content, when HasContent
+	HasContent bool
+}
+
+// SumProbe asks for the SHA-256 of the regular file at path. With want (a
+// hex SHA-256) it also prints the file's content, base64, when the file is
+// at most MaxDiffSize and its checksum differs from want: the diff needs
+// it, and a file that is already right costs one line.
+func SumProbe(path, want string) modules.Probe {
+	q := transport.ShellQuote(path)
+	// sha256sum reads stdin so the output holds no file name (GNU escapes
+	// names with backslashes or newlines); ${h%% *} keeps the hash.
+	cmd := "if [ -f " + q + " ] && [ ! -h " + q + " ]; then h=$(sha256sum < " + q + ") && h=${h%% *} && echo \"$h\""
+	id := "sha256:" + path
+	if want != "" {
+		cmd += " && if [ \"$h\" != " + transport.ShellQuote(want) + " ] && [ $(wc -c < " + q + ") -le " +
+			fmt.Sprint(MaxDiffSize) + " ]; then base64 < " + q + "; fi"
+		id = "content:" + path + "@" + want
+	}
+	cmd += "; fi"
+	return modules.Probe{ID: id, Command: cmd}
+}
+
+// ParseSum parses the output of SumProbe: nothing (no regular file), a
+// checksum line, and optionally base64 lines of content.
+func ParseSum(r modules.ProbeResult) (Sum, error) {
+	ls := lines(r.Stdout)
+	if len(ls) == 0 {
+		return Sum{}, nil
+	}
+	h := ls[0]
+	if len(h) != 64 {
+		return Sum{}, fmt.Errorf("sha256sum printed %s, want 64 hex digits", short(h))
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return Sum{}, fmt.Errorf("sha256sum printed %s, want 64 hex digits", short(h))
+	}
+	s := Sum{Present: true, SHA256: strings.ToLower(h)}
+	if len(ls) == 1 {
+		// base64 prints nothing for an empty file; its checksum says it.
+		if s.SHA256 == emptySHA256 {
+			s.Content, s.HasContent = []byte{}, true
+		}
+		return s, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.Join(ls[1:], ""))
+	if err != nil {
+		return Sum{}, fmt.Errorf("file content is not valid base64: %w", err)
+	}
+	// A file rewritten between sha256sum and base64 gives content that does
+	// not match the checksum; diffing it would show a change that is not
+	// the one the plan compares, so fall back to checksums.
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) == s.SHA256 {
+		s.Content, s.HasContent = b, true
+	}
+	return s, nil
+}
+
+// emptySHA256 is the SHA-256 of no bytes.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,0 +1,153 @@
+// Package modules is the contract between resource types and the engine.
+//
+// A resource type is pure: from a host's facts and the resource's desired
+// state it returns the actions that converge the host, or none when the host
+// is already right. It never touches a connection. The engine gathers the
+// probes of many resources in one round trip, hands each resource its
+// results, and alone runs the actions — so check mode and plan print exactly
+// the actions a real run would execute.
+package modules
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Host is what a module may know about the host it plans for, gathered once
+// per run (engine/facts).
+type Host struct {
+	Name     string // inventory name
+	OSID     string // /etc/os-release ID: debian, ubuntu, rocky, alpine...
+	OSFamily string // debian, rhel, alpine, suse, arch, unknown
+	Version  string // VERSION_ID
+	Arch     string // uname -m
+	Init     string // systemd, openrc, sysvinit, unknown
+	PkgMgr   string // apt, dnf, yum, apk, zypper, unknown
+	// RunID identifies the run, so a module can do a thing at most once per
+	// run on a host (refresh the package index) with a marker under /run.
+	RunID string
+}
+
+// Probe is one fact a resource needs: a shell command whose stdout and exit
+// status are recorded. Probes with the same ID run once per host per round.
+type Probe struct {
+	ID      string // stable key, e.g. "stat:/etc/nginx/nginx.conf"
+	Command string // POSIX sh
+	// Sensitive is set when Command embeds a value from a sensitive
+	// variable (a command resource's guard): never log or print Command.
+	Sensitive bool
+}
+
+// ProbeResult is what a probe printed and how it exited.
+type ProbeResult struct {
+	Stdout     string
+	ExitStatus int
+}
+
+// Facts are probe results by probe ID.
+type Facts map[string]ProbeResult
+
+// Action is one step that changes a host. Every change a run makes is an
+// Action; plan and check mode print them instead of running them.
+type Action struct {
+	// Summary is one line for people: "install nginx", "create /srv/app".
+	Summary string
+	// Diff is a unified diff of file content, when the action writes a file
+	// and the content is not sensitive.
+	Diff string
+	// Command, when not empty, runs through sh -c on the host.
+	Command string
+	// Upload, when not nil, is written atomically before Command runs.
+	Upload *Upload
+	// Sensitive is set when Command or the upload's content embeds a value
+	// from a sensitive variable: plan, check mode and logs show Summary
+	// only, never Command or content.
+	Sensitive bool
+}
+
+// Upload is file content to place on the host.
+type Upload struct {
+	Path    string
+	Content []byte // the content, for rendered or inline files
+	Source  string // or a local file streamed from the controller
+	Mode    fs.FileMode
+	Owner   string
+	Group   string
+}
+
+// Attr is one attribute of a resource type: its name, type, default and
+// documentation. The loader rejects attributes a type does not declare, and
+// `opsrun doc` prints these.
+type Attr struct {
+	Name     string
+	Type     cty.Type // cty.String, cty.Bool, cty.Number, cty.List(cty.String), ...
+	Required bool
+	Default  cty.Value // cty.NilVal when there is none
+	Doc      string
+	Example  string // an HCL value, e.g. `"0644"`
+}
+
+// Config is a resource's desired state for one host: every declared
+// attribute, converted to its type, defaults applied, null when unset.
+type Config struct {
+	Name  string
+	Attrs map[string]cty.Value
+	// Dir is the stack's directory: relative local paths (a file's source)
+	// are resolved against it.
+	Dir string
+	// Sensitive names the attributes whose value came from a sensitive
+	// variable; their values must not appear in summaries or diffs.
+	Sensitive map[string]bool
+}
+
+// Resource is a resource instance configured for one host.
+type Resource interface {
+	// Probes lists the facts Plan needs.
+	Probes(h *Host) []Probe
+	// Plan returns the actions that bring the host to the desired state, or
+	// none when it is already there.
+	Plan(h *Host, f Facts) ([]Action, error)
+}
+
+// Notifiable is a resource that can be notified by another one's change
+// (a service restarts, a command runs); notify handlers run its actions.
+type Notifiable interface {
+	Resource
+	Notified(h *Host, f Facts) ([]Action, error)
+}
+
+// Type is a resource type.
+type Type struct {
+	Name  string
+	Doc   string
+	Attrs []Attr
+	// New validates a host's config and builds the resource. Errors name the
+	// attribute and say what is wrong; the engine adds file:line.
+	New func(c Config) (Resource, error)
+}
+
+// AttrError is New's error for one bad attribute. The engine can point at
+// the attribute's own file:line instead of the whole resource; New joins
+// several with errors.Join, and errors.As finds each.
+type AttrError struct {
+	Attr string // attribute name, "path"
+	Msg  string // what is wrong, `"runnning" is not one of started, stopped`
+}
+
+func (e *AttrError) Error() string { return e.Attr + ": " + e.Msg }
+
+// ErrMissingOnHost marks a Plan error about something the resource needs
+// that does not exist on the host (a service's unit file). In a real run
+// that is a failure: earlier resources' changes were applied and re-probed
+// first. In check mode they were not, so an earlier pending change (the
+// package that ships the unit) may explain it; the engine can say so
+// instead of reporting a plain failure.
+var ErrMissingOnHost = errors.New("missing on host")
+
+// Registry finds resource types by name.
+type Registry interface {
+	Lookup(name string) (*Type, bool)
+	Names() []string
+}

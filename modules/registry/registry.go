@@ -1,0 +1,48 @@
+// Package registry lists the resource types built into opsrun.
+package registry
+
+import (
+	"slices"
+
+	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/command"
+	"github.com/opsrun/opsrun/modules/directory"
+	"github.com/opsrun/opsrun/modules/file"
+	"github.com/opsrun/opsrun/modules/packages"
+	"github.com/opsrun/opsrun/modules/service"
+)
+
+// Builtin returns a registry of every built-in resource type. Each call
+// builds a fresh one, so callers may not affect each other.
+func Builtin() modules.Registry {
+	r := registry{}
+	for _, t := range []*modules.Type{
+		command.Type(),
+		directory.Type(),
+		file.Type(),
+		packages.Type(),
+		service.Type(),
+	} {
+		r[t.Name] = t
+	}
+	return r
+}
+
+// registry maps type names to types.
+type registry map[string]*modules.Type
+
+// Lookup finds a type by name.
+func (r registry) Lookup(name string) (*modules.Type, bool) {
+	t, ok := r[name]
+	return t, ok
+}
+
+// Names lists the type names, sorted.
+func (r registry) Names() []string {
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
