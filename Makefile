@@ -11,14 +11,23 @@ build:
 
 # The main job end to end on a local fleet of real hosts (Docker containers).
 DEMO_INV := .opsrun/testenv/$(DEMO)/inventory.hcl
+HELLO    := examples/hello
 demo: build
 	@$(BIN) testenv down --name $(DEMO) >/dev/null 2>&1 || true
 	$(BIN) testenv up --name $(DEMO) --layers web:2,db:1
-	@echo; echo "== one command on every host, in parallel, over SSH"
-	$(BIN) exec -i $(DEMO_INV) -- 'echo "$$(hostname): $$(. /etc/os-release && echo $$PRETTY_NAME), $$(nproc) cpu, kernel $$(uname -r)"'
-	@echo; echo "== the web layer only, through sudo"
-	$(BIN) exec -i $(DEMO_INV) --hosts web --become -- 'id -un; systemctl is-system-running'
-	@echo; echo "Fleet '$(DEMO)' is still up. Try: $(BIN) exec -i $(DEMO_INV) --output json -- uptime"
+	@echo; echo "== what 'setup' would change on the web layer (nothing is changed yet)"
+	$(BIN) plan setup $(HELLO) -i $(DEMO_INV)
+	@echo; echo "== setup: install and start nginx on every web host, in parallel"
+	$(BIN) run setup $(HELLO) -i $(DEMO_INV)
+	@echo; echo "== setup again: already converged, nothing changes"
+	$(BIN) run setup $(HELLO) -i $(DEMO_INV)
+	@echo; echo "== configure: each page is rendered from its host's facts and the layer's topology"
+	$(BIN) run configure $(HELLO) -i $(DEMO_INV)
+	@echo; echo "== curl both web hosts from web-1, over the fleet's network"
+	$(BIN) exec -i $(DEMO_INV) --hosts web-1 -- 'set -e; for h in web-1 web-2; do curl -sf http://$$h/ | sed -n 4,5p; done'
+	@echo; echo "== an ad-hoc command on every host"
+	$(BIN) exec -i $(DEMO_INV) -- 'echo "$$(hostname): $$(. /etc/os-release && echo $$PRETTY_NAME), kernel $$(uname -r)"'
+	@echo; echo "Fleet '$(DEMO)' is still up. Try: $(BIN) run configure $(HELLO) -i $(DEMO_INV) --output json"
 	@echo "Log in with OpenSSH: ssh -F .opsrun/testenv/$(DEMO)/ssh_config web-1"
 	@echo "Tear it down:        make demo-down   (or $(BIN) testenv down --name $(DEMO))"
 

@@ -5,5 +5,8 @@ import "github.com/spf13/cobra"
 // addCommands registers every subcommand beside version. One line a command.
 func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdExec(f, nil))
+	root.AddCommand(NewCmdValidate(f, nil))
+	root.AddCommand(NewCmdRun(f, true, nil))
+	root.AddCommand(NewCmdRun(f, false, nil))
 	root.AddCommand(NewCmdTestenv(f))
 }

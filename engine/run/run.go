@@ -330,6 +330,9 @@ type hostRun struct {
 	host  string
 	facts modules.Facts
 	stale bool
+	// pending is set in check mode once a change was reported but not
+	// made: later resources may look for what it would have created.
+	pending bool
 }
 
 func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile.HostPlan, ls *layerState) error {
@@ -423,6 +426,12 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 	} else {
 		actions, err = t.Module.Plan(h.mh, h.facts)
 	}
+	if err != nil && h.pending && errors.Is(err, modules.ErrMissingOnHost) {
+		// Check mode: what is missing would have been made by an earlier
+		// change that was only reported. Not a failure of the stack.
+		h.r.task(h.host, h.layer, t.Res.Addr, handler, StatusSkipped, nil, fmt.Sprintf("cannot be planned before the earlier changes are made (%v)", err), nil, time.Since(start))
+		return false, nil
+	}
 	if err != nil {
 		return fail(fmt.Errorf("%s: %s: %w", h.host, t.Res.Addr, err))
 	}
@@ -432,7 +441,9 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 		}
 		return false, nil
 	}
-	if !h.r.opts.Check {
+	if h.r.opts.Check {
+		h.pending = true
+	} else {
 		h.stale = true
 		for _, a := range actions {
 			if err := h.run(a); err != nil {

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -86,6 +87,9 @@ func registry() testRegistry {
 		}},
 		"counter": {Name: "counter", Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {
 			return counter{c.Attrs["path"].AsString()}, nil
+		}},
+		"needs": {Name: "needs", Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {
+			return needs{c.Attrs["path"].AsString()}, nil
 		}},
 	}
 }
@@ -355,5 +359,49 @@ layer "web" {
 	}
 	if !errors.Is(res.Hosts[1].Err, transport.ErrUnreachable) {
 		t.Errorf("h2 error %v", res.Hosts[1].Err)
+	}
+}
+
+// needs fails like a service whose unit a pending package would install.
+type needs struct{ path string }
+
+func (r needs) Probes(*modules.Host) []modules.Probe {
+	return []modules.Probe{{ID: "exists:" + r.path, Command: "test -e " + transport.ShellQuote(r.path)}}
+}
+
+func (r needs) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, error) {
+	if f["exists:"+r.path].ExitStatus != 0 {
+		return nil, fmt.Errorf("%s: %w", r.path, modules.ErrMissingOnHost)
+	}
+	return nil, nil
+}
+
+func TestCheckModeMissingAfterPendingChange(t *testing.T) {
+	reg := registry()
+	f := load(t, header+`
+layer "web" {
+  on "setup" {
+    touch "unit" {
+      path = "${var.dir}/unit"
+    }
+    needs "svc" {
+      path = "${var.dir}/unit"
+    }
+  }
+}
+`, "h1")
+	run := func(check bool) Counts {
+		res, err := Run(context.Background(), Input{Stack: f.stack, Registry: reg, Dialer: local.Dialer{}, Hosts: f.hosts, Targets: f.hosts},
+			Options{Event: "setup", Check: check})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Totals
+	}
+	if got := run(true); got != (Counts{Changed: 1, Skipped: 1}) {
+		t.Errorf("check mode: %+v, want the dependent resource skipped, not failed", got)
+	}
+	if got := run(false); got != (Counts{Changed: 1, OK: 1}) {
+		t.Errorf("real run: %+v", got)
 	}
 }
