@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrun/opsrun/engine/compile"
 	"github.com/opsrun/opsrun/engine/run"
+	"github.com/opsrun/opsrun/engine/stack"
 )
 
 func runEvents() []run.Event {
@@ -95,5 +97,23 @@ func TestRunJSON(t *testing.T) {
 	}
 	if _, has := task["ok"]; has {
 		t.Errorf("a task event carries no counts: %v", task)
+	}
+}
+
+func TestRunProgressOnTTY(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p := NewRunText(&out, &errOut, true, false, false)
+	p.Planned(&compile.Plan{Levels: [][]*compile.LayerPlan{{
+		{Layer: &stack.Layer{Name: "web"}, Hosts: []*compile.HostPlan{{Tasks: make([]*compile.Task, 2)}, {Tasks: make([]*compile.Task, 2)}}},
+	}}})
+	for _, e := range runEvents() {
+		p.Emit(e)
+	}
+	if !strings.Contains(errOut.String(), "web [###---------] 1/4") {
+		t.Errorf("progress: %q", errOut.String())
+	}
+	// The bar is erased before the recap, so stdout stays clean.
+	if !strings.HasSuffix(errOut.String(), "\r\x1b[K") || strings.Contains(out.String(), "\x1b") {
+		t.Errorf("progress not cleared: %q", errOut.String())
 	}
 }
