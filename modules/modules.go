@@ -123,6 +123,9 @@ type Type struct {
 	Name  string
 	Doc   string
 	Attrs []Attr
+	// Notifiable says the type's resources implement Notifiable, so the
+	// loader can refuse `notify` aimed at a type that cannot act on it.
+	Notifiable bool
 	// New validates a host's config and builds the resource. Errors name the
 	// attribute and say what is wrong; the engine adds file:line.
 	New func(c Config) (Resource, error)

@@ -85,7 +85,7 @@ func registry() testRegistry {
 		"fail": {Name: "fail", Attrs: []modules.Attr{{Name: "when", Type: cty.Bool, Default: cty.True}}, New: func(c modules.Config) (modules.Resource, error) {
 			return fail{c.Attrs["when"].True()}, nil
 		}},
-		"counter": {Name: "counter", Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {
+		"counter": {Name: "counter", Notifiable: true, Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {
 			return counter{c.Attrs["path"].AsString()}, nil
 		}},
 		"needs": {Name: "needs", Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {

@@ -40,12 +40,12 @@ func testRegistry() modules.Registry {
 			{Name: "name", Type: cty.DynamicPseudoType, Required: true},
 			str("state", false),
 		}},
-		"service": {Name: "service", Attrs: []modules.Attr{
+		"service": {Name: "service", Notifiable: true, Attrs: []modules.Attr{
 			str("name", true),
 			{Name: "enabled", Type: cty.Bool},
 			str("state", false),
 		}},
-		"command": {Name: "command", Attrs: []modules.Attr{
+		"command": {Name: "command", Notifiable: true, Attrs: []modules.Attr{
 			str("command", true), str("creates", false),
 		}},
 		"directory": {Name: "directory", Attrs: []modules.Attr{

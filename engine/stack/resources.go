@@ -265,6 +265,15 @@ func (l *loader) checkEvent(ly *Layer, event string, rs []*Resource) {
 					})
 					continue
 				}
+				if refs.g == &notes && !l.notifiable(byAddr[ref.name].Type) {
+					l.add(&hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Resource cannot be notified",
+						Detail:   fmt.Sprintf("Resource %s notifies %s, but %s resources have no notify action; notify a service (restart or reload) or a command.", r.Addr, ref.name, byAddr[ref.name].Type),
+						Subject:  ref.rng.Ptr(),
+					})
+					continue
+				}
 				refs.g.edge(r.Addr, ref.name, ref.rng)
 			}
 		}
@@ -306,4 +315,13 @@ func lowerFirst(s string) string {
 		r[0] = unicode.ToLower(r[0])
 	}
 	return string(r)
+}
+
+// notifiable asks the registry whether resources of typ can be notified.
+func (l *loader) notifiable(typ string) bool {
+	if l.s.reg == nil {
+		return true
+	}
+	t, ok := l.s.reg.Lookup(typ)
+	return !ok || t.Notifiable // an unknown type is reported elsewhere
 }

@@ -20,7 +20,8 @@ import (
 // Type is the `command` resource type.
 func Type() *modules.Type {
 	return &modules.Type{
-		Name: "command",
+		Notifiable: true,
+		Name:       "command",
 		Doc: "A shell command run on the host with sh -c. A command cannot know whether the host is " +
 			"already right, so it runs (and reports a change) on every run unless guarded: creates skips " +
 			"it when a path exists, unless skips it when a check exits 0. With run = \"on_notify\" it is a " +

@@ -19,7 +19,8 @@ import (
 // Type is the `service` resource type.
 func Type() *modules.Type {
 	return &modules.Type{
-		Name: "service",
+		Notifiable: true,
+		Name:       "service",
 		Doc: "A system service (a systemd unit for now): running or stopped, started at boot or not. " +
 			"Notify it from the resources that change its configuration: it restarts (or reloads) once, " +
 			"after them, and only when something changed.",
