@@ -120,4 +120,22 @@ func TestStackOnFleet(t *testing.T) {
 	if status["web-1 command.breaks"] != "failed" || status["web-1 file.last"] != "skipped" || status["web-2 file.last"] != "changed" {
 		t.Errorf("statuses %v", status)
 	}
+
+	// max_fail_percentage = 0: the first failure aborts the layer. One
+	// host at a time, in inventory order, makes web-1 the first.
+	if _, err := fleet.Exec(ctx, "web-2", "rm", "-f", "/tmp/opsrun-first", "/tmp/opsrun-last"); err != nil {
+		t.Fatal(err)
+	}
+	code, totals, events = runJSON(t, "run", "deploy", filepath.Join("testdata", "failing"), "-i", inv, "--var", "max_fail=0", "--forks", "1")
+	if code != ExitFailed || totals.Failed != 1 {
+		t.Fatalf("max_fail_percentage: exit %d, totals %+v", code, totals)
+	}
+	for _, e := range events {
+		if e.Type == run.TypeTask && e.Host == "web-2" && (e.Status != "skipped" || !strings.Contains(e.Reason, "aborted")) {
+			t.Errorf("web-2 ran after the layer was aborted: %+v", e)
+		}
+	}
+	if _, err := fleet.Exec(ctx, "web-2", "test", "-e", "/tmp/opsrun-first"); err == nil {
+		t.Error("web-2 was changed after the layer was aborted")
+	}
 }

@@ -281,43 +281,58 @@ func (ls *layerState) isAborted() bool {
 
 func (r *runner) runLayer(ctx context.Context, lp *compile.LayerPlan) {
 	ls := &layerState{total: len(lp.Hosts)}
+	// Hosts start in inventory order: a worker takes a fork slot first and
+	// only then the next host, so with few forks the order is the
+	// author's, and max_fail_percentage stops the hosts that come last.
+	var next int
+	var nextMu sync.Mutex
 	var wg sync.WaitGroup
-	for _, hp := range lp.Hosts {
+	for range lp.Hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			name := hp.Host.Name
-			skipAll := func(reason string) {
-				for _, t := range hp.Tasks {
-					r.task(name, lp.Layer.Name, t.Res.Addr, false, StatusSkipped, nil, reason, nil, 0)
-				}
+			acquired := r.acquire(ctx)
+			nextMu.Lock()
+			hp := lp.Hosts[next]
+			next++
+			nextMu.Unlock()
+			if acquired {
+				defer r.release()
 			}
-			r.mu.Lock()
-			alreadyFailed := r.failed[name]
-			r.mu.Unlock()
-			if alreadyFailed {
-				skipAll("the host failed earlier in this run")
-				return
-			}
-			if !r.acquire(ctx) {
-				skipAll("the run was interrupted")
-				return
-			}
-			defer r.release()
-			if ls.isAborted() {
-				skipAll(fmt.Sprintf("layer %s aborted: more than %d%% of its hosts failed", lp.Layer.Name, lp.Layer.MaxFailPercentage))
-				return
-			}
-			hm := r.hostMus[name]
-			hm.Lock()
-			defer hm.Unlock()
-			if err := r.runHost(ctx, lp, hp, ls); err != nil {
-				r.hostErr(name, err, unreachable(err))
-				ls.fail(lp.Layer.MaxFailPercentage)
-			}
+			r.runLayerHost(ctx, lp, hp, ls, acquired)
 		}()
 	}
 	wg.Wait()
+}
+
+func (r *runner) runLayerHost(ctx context.Context, lp *compile.LayerPlan, hp *compile.HostPlan, ls *layerState, acquired bool) {
+	name := hp.Host.Name
+	skipAll := func(reason string) {
+		for _, t := range hp.Tasks {
+			r.task(name, lp.Layer.Name, t.Res.Addr, false, StatusSkipped, nil, reason, nil, 0)
+		}
+	}
+	r.mu.Lock()
+	alreadyFailed := r.failed[name]
+	r.mu.Unlock()
+	switch {
+	case alreadyFailed:
+		skipAll("the host failed earlier in this run")
+		return
+	case !acquired:
+		skipAll("the run was interrupted")
+		return
+	case ls.isAborted():
+		skipAll(fmt.Sprintf("layer %s aborted: more than %d%% of its hosts failed", lp.Layer.Name, lp.Layer.MaxFailPercentage))
+		return
+	}
+	hm := r.hostMus[name]
+	hm.Lock()
+	defer hm.Unlock()
+	if err := r.runHost(ctx, lp, hp, ls); err != nil {
+		r.hostErr(name, err, unreachable(err))
+		ls.fail(lp.Layer.MaxFailPercentage)
+	}
 }
 
 // hostRun is the state of one host working through one layer's tasks.

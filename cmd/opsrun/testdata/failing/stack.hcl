@@ -2,7 +2,14 @@
 # web-1's remaining resources and nothing else.
 stack "failing" {}
 
+variable "max_fail" {
+  type    = number
+  default = 100
+}
+
 layer "web" {
+  max_fail_percentage = var.max_fail
+
   on "deploy" {
     file "first" {
       path    = "/tmp/opsrun-first"
