@@ -4,7 +4,7 @@ BIN     := bin/opsrun
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 DEMO    ?= demo
 
-.PHONY: build demo demo-down test test-short lint bench-exec clean
+.PHONY: build demo demo-down test test-short lint bench-exec bench-run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/opsrun
@@ -51,6 +51,11 @@ lint:
 # opsrun exec -- true on 30 and 100 light hosts against the OpenSSH client's fan-out.
 bench-exec: build
 	$(GO) run ./testenv/benchexec -opsrun $(BIN) -sizes 30,100
+
+# opsrun run on 50 light hosts with 20 idempotent resources and nothing to
+# change, beside the floor of one bare round trip per host.
+bench-run: build
+	$(GO) run ./testenv/benchrun -opsrun $(BIN) -hosts 50 -steps 20
 
 clean:
 	rm -rf bin
