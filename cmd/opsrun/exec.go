@@ -105,19 +105,11 @@ func execRun(ctx context.Context, opts *ExecOptions) error {
 		return &exitError{code: ExitError, err: err}
 	}
 
-	dialer := opts.Dialer
-	if dialer == nil {
-		d, err := sshconn.NewDialer(sshconn.Options{SSHConfigFile: opts.SSHConfig, Logger: opts.f.Logger})
-		if err != nil {
-			return &exitError{code: ExitError, err: err}
-		}
-		defer d.Close()
-		dialer = d
+	dialer, done, err := checkedDialer(opts.Dialer, opts.SSHConfig, opts.f, hosts)
+	if err != nil {
+		return err
 	}
-
-	if err := transport.CheckAll(dialer, hosts); err != nil {
-		return &exitError{code: ExitError, err: err}
-	}
+	defer done()
 
 	var printer report.AdhocPrinter
 	if opts.Output == "json" {
@@ -147,4 +139,23 @@ func exitFor(t adhoc.Totals) error {
 		return &exitError{code: ExitFailed}
 	}
 	return nil
+}
+
+// checkedDialer returns the dialer to use (given, or SSH reading
+// sshConfig) after checking every host's connection settings, so a bad key
+// or ProxyJump stops the command before it touches any host. done closes it.
+func checkedDialer(given transport.Dialer, sshConfig string, f *Factory, hosts []*inventory.Host) (transport.Dialer, func(), error) {
+	done := func() {}
+	if given == nil {
+		d, err := sshconn.NewDialer(sshconn.Options{SSHConfigFile: sshConfig, Logger: f.Logger})
+		if err != nil {
+			return nil, nil, &exitError{code: ExitError, err: err}
+		}
+		given, done = d, func() { _ = d.Close() }
+	}
+	if err := transport.CheckAll(given, hosts); err != nil {
+		done()
+		return nil, nil, &exitError{code: ExitError, err: err}
+	}
+	return given, done, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
 	"github.com/opsrun/opsrun/engine/transport"
-	"github.com/opsrun/opsrun/engine/transport/sshconn"
 	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/registry"
@@ -229,18 +228,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	dialer := opts.Dialer
-	if dialer == nil {
-		d, err := sshconn.NewDialer(sshconn.Options{SSHConfigFile: opts.SSHConfig, Logger: opts.f.Logger})
-		if err != nil {
-			return &exitError{code: ExitError, err: err}
-		}
-		defer d.Close()
-		dialer = d
+	dialer, done, err := checkedDialer(opts.Dialer, opts.SSHConfig, opts.f, targets)
+	if err != nil {
+		return err
 	}
-	if err := transport.CheckAll(dialer, targets); err != nil {
-		return &exitError{code: ExitError, err: err}
-	}
+	defer done()
 	var printer report.RunPrinter
 	if opts.Output == "json" {
 		printer = report.NewRunJSON(opts.IO.Out)
