@@ -20,6 +20,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/engine/transport/local"
 	"github.com/opsrun/opsrun/modules"
 )
 
@@ -418,48 +419,12 @@ func TestGather(t *testing.T) {
 	})
 }
 
-// localConn runs commands on this machine the way sshd would (`sh -c
-// COMMAND`), with `sh` on PATH being the shell under test, so the script
-// meets real dash, bash and busybox ash without a host.
-type localConn struct {
-	fakeConn
-	path string // PATH with the shell under test first, as "sh"
-}
-
-func (c *localConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
-	x := exec.CommandContext(ctx, "sh", "-c", cmd.Command)
-	x.Path = filepath.Join(strings.SplitN(c.path, ":", 2)[0], "sh")
-	x.Env = append(os.Environ(), "PATH="+c.path)
-	x.Stdin = cmd.Stdin
-	var stdout, stderr bytes.Buffer
-	x.Stdout, x.Stderr = &stdout, &stderr
-	err := x.Run()
-	res := transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		res.ExitStatus = ee.ExitCode()
-		err = nil
-	}
-	return res, err
-}
-
-// shells returns a localConn per POSIX shell found here: sh (dash on
-// Debian), bash (as sh, so in POSIX mode) and busybox's ash.
-func shells(t *testing.T) map[string]*localConn {
-	t.Helper()
-	out := map[string]*localConn{}
-	for name, bin := range map[string]string{"sh": "sh", "bash": "bash", "busybox": "busybox"} {
-		p, err := exec.LookPath(bin)
-		if err != nil {
-			continue
-		}
-		dir := t.TempDir()
-		if err := os.Symlink(p, filepath.Join(dir, "sh")); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = &localConn{path: dir + ":" + os.Getenv("PATH")}
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell on this machine")
+// shells are local connections through each POSIX shell on this machine,
+// named like the fake host.
+func shells(t *testing.T) map[string]*local.Conn {
+	out := local.Shells(t)
+	for _, c := range out {
+		c.Name = "web-1"
 	}
 	return out
 }

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -17,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/engine/transport/local"
 	"github.com/opsrun/opsrun/modules"
 )
 
@@ -39,51 +37,25 @@ func (c *fakeConn) Download(context.Context, string, io.Writer, bool) error {
 }
 func (c *fakeConn) Close() error { return nil }
 
-// localConn runs commands on this machine the way sshd would (`sh -c
-// COMMAND`), with `sh` on PATH being the shell under test, so the script
-// meets real dash, bash and busybox ash without a host.
+// localConn is a local.Conn (real dash, bash or busybox ash on this
+// machine) that counts its round trips and keeps the last command.
 type localConn struct {
-	fakeConn
-	path string // PATH with the shell under test first, as "sh"
+	*local.Conn
+	runs atomic.Int32
 	last transport.Cmd
 }
 
 func (c *localConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
 	c.runs.Add(1)
 	c.last = cmd
-	x := exec.CommandContext(ctx, "sh", "-c", cmd.Command)
-	x.Path = filepath.Join(strings.SplitN(c.path, ":", 2)[0], "sh")
-	x.Env = append(os.Environ(), "PATH="+c.path)
-	x.Stdin = cmd.Stdin
-	var stdout, stderr bytes.Buffer
-	x.Stdout, x.Stderr = &stdout, &stderr
-	err := x.Run()
-	res := transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		res.ExitStatus = ee.ExitCode()
-		err = nil
-	}
-	return res, err
+	return c.Conn.Run(ctx, cmd)
 }
 
-// shells returns a localConn per POSIX shell found here: sh (dash on
-// Debian), bash (as sh, so in POSIX mode) and busybox's ash.
 func shells(t *testing.T) map[string]*localConn {
-	t.Helper()
 	out := map[string]*localConn{}
-	for name, bin := range map[string]string{"sh": "sh", "bash": "bash", "busybox": "busybox"} {
-		p, err := exec.LookPath(bin)
-		if err != nil {
-			continue
-		}
-		dir := t.TempDir()
-		if err := os.Symlink(p, filepath.Join(dir, "sh")); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = &localConn{path: dir + ":" + os.Getenv("PATH")}
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell on this machine")
+	for name, c := range local.Shells(t) {
+		c.Name = "web-1"
+		out[name] = &localConn{Conn: c}
 	}
 	return out
 }

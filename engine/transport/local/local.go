@@ -24,6 +24,11 @@ import (
 // Conn runs commands with the local /bin/sh.
 type Conn struct {
 	Name string
+	// Shell is the sh to run commands with; "" means /bin/sh. Tests point
+	// it at dash, bash or busybox to meet every POSIX shell a host has.
+	Shell string
+	// Env is added to the environment of every command (e.g. PATH=...).
+	Env []string
 }
 
 // Dialer hands out local connections for every host; tests use it to run a
@@ -44,7 +49,11 @@ func (c *Conn) Host() string { return c.Name }
 // Run runs cmd.Command with sh -c. Become uses `sudo -n` unless opsrun
 // already runs as root. Cancelling ctx kills the command's process group.
 func (c *Conn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
-	argv := []string{"/bin/sh", "-c", cmd.Command}
+	shell := c.Shell
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	argv := []string{shell, "-c", cmd.Command}
 	if cmd.Become && os.Geteuid() != 0 {
 		user := cmd.BecomeUser
 		if user == "" {
@@ -54,6 +63,9 @@ func (c *Conn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, er
 	}
 	x := exec.Command(argv[0], argv[1:]...)
 	x.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if len(c.Env) > 0 {
+		x.Env = append(os.Environ(), c.Env...)
+	}
 	x.Stdin = cmd.Stdin
 	var stdout, stderr bytes.Buffer
 	x.Stdout, x.Stderr = &stdout, &stderr
