@@ -8,36 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2/hclparse"
-
 	"github.com/opsrun/opsrun/engine/transport"
-	"github.com/opsrun/opsrun/engine/transport/sshconn"
-	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/testenv"
+	"github.com/opsrun/opsrun/testenv/fleetssh"
 )
-
-// dialFirst connects to the fleet's first host the way a run does: through
-// the fleet's own inventory, with no ssh_config.
-func dialFirst(t *testing.T, fleet *testenv.Fleet) transport.Conn {
-	t.Helper()
-	inv, diags := inventory.LoadFiles(hclparse.NewParser(), fleet.InventoryPath)
-	if diags.HasErrors() {
-		t.Fatalf("load inventory: %v", diags)
-	}
-	d, err := sshconn.NewDialer(sshconn.Options{SSHConfigFile: "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := d.Dial(ctx, inv.Hosts[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // TestIntegrationGather gathers facts from a real Debian minbase host
 // (systemd, no iproute2: the addresses come from /proc) and checks them
@@ -45,7 +19,7 @@ func dialFirst(t *testing.T, fleet *testenv.Fleet) transport.Conn {
 func TestIntegrationGather(t *testing.T) {
 	fleet := testenv.New(t, testenv.Spec{Layers: []testenv.LayerCount{{Layer: "web", Count: 1}}})
 	want := fleet.Hosts[0]
-	c := dialFirst(t, fleet)
+	c := fleetssh.Dial(t, fleet, fleet.Hosts[0].Name)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

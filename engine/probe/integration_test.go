@@ -8,13 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2/hclparse"
-
 	"github.com/opsrun/opsrun/engine/transport"
-	"github.com/opsrun/opsrun/engine/transport/sshconn"
-	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/testenv"
+	"github.com/opsrun/opsrun/testenv/fleetssh"
 )
 
 // countingConn counts round trips on a real connection.
@@ -28,34 +25,11 @@ func (c *countingConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Re
 	return c.Conn.Run(ctx, cmd)
 }
 
-// dialFirst connects to the fleet's first host through the fleet's own
-// inventory, with no ssh_config, as a run does.
-func dialFirst(t *testing.T, fleet *testenv.Fleet) transport.Conn {
-	t.Helper()
-	inv, diags := inventory.LoadFiles(hclparse.NewParser(), fleet.InventoryPath)
-	if diags.HasErrors() {
-		t.Fatalf("load inventory: %v", diags)
-	}
-	d, err := sshconn.NewDialer(sshconn.Options{SSHConfigFile: "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := d.Dial(ctx, inv.Hosts[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // TestIntegrationRun runs 50 probes (failing ones, odd output, ones only
 // root can answer) through sudo on a real Debian host, in one round trip.
 func TestIntegrationRun(t *testing.T) {
 	fleet := testenv.New(t, testenv.Spec{Layers: []testenv.LayerCount{{Layer: "web", Count: 1}}})
-	c := &countingConn{Conn: dialFirst(t, fleet)}
+	c := &countingConn{Conn: fleetssh.Dial(t, fleet, fleet.Hosts[0].Name)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
