@@ -324,8 +324,11 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			go func() { io.Copy(stdin, ch); stdin.Close() }()
 			go func() {
 				defer close(done)
-				defer s.Active.Add(-1)
 				err := cmd.Wait()
+				// Count the command as ended before the client can learn
+				// it has, or its next session may start first and be
+				// counted alongside it.
+				s.Active.Add(-1)
 				var ee *exec.ExitError
 				if errors.As(err, &ee) {
 					if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
