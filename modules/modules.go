@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io/fs"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -100,6 +101,12 @@ type Config struct {
 	// Sensitive names the attributes whose value came from a sensitive
 	// variable; their values must not appear in summaries or diffs.
 	Sensitive map[string]bool
+	// Eval is the scope the attributes were evaluated in (host facts,
+	// layer topology, stack, var, local and the functions), for types
+	// that evaluate more HCL on the controller, as a template does. Values
+	// from sensitive variables are marked in it. Nil in fixture tests
+	// that do not set it.
+	Eval *hcl.EvalContext
 }
 
 // Resource is a resource instance configured for one host.

@@ -175,7 +175,7 @@ func compileTask(in Input, ectx *hcl.EvalContext, r *stack.Resource) (*Task, hcl
 	if diags.HasErrors() || t.Skip != "" {
 		return t, diags
 	}
-	cfg := modules.Config{Name: r.Name, Attrs: map[string]cty.Value{}, Dir: in.Stack.Dir, Sensitive: map[string]bool{}}
+	cfg := modules.Config{Name: r.Name, Attrs: map[string]cty.Value{}, Dir: in.Stack.Dir, Sensitive: map[string]bool{}, Eval: ectx}
 	for _, a := range typ.Attrs {
 		attr, set := r.Attrs[a.Name]
 		if !set {
