@@ -37,34 +37,56 @@ func Type() *modules.Type {
 }
 
 func schema() []modules.Attr {
-	return []modules.Attr{
-		{Name: "path", Type: cty.String, Required: true,
-			Doc:     "Absolute path of the file on the host.",
-			Example: `"/etc/motd"`},
-		{Name: "content", Type: cty.String,
+	return WriteAttrs(
+		modules.Attr{Name: "content", Type: cty.String,
 			Doc: "The file's content, written exactly (no newline is added). Plan and check mode show a " +
 				"unified diff unless the value comes from a sensitive variable. Mutually exclusive with source.",
 			Example: `"Welcome to ${host.name}\n"`},
-		{Name: "source", Type: cty.String,
+		modules.Attr{Name: "source", Type: cty.String,
 			Doc: "Path of a file on the controller whose bytes become the content; relative paths are " +
 				"resolved against the stack directory. Mutually exclusive with content.",
 			Example: `"files/nginx.conf"`},
-		{Name: "mode", Type: cty.String, Default: cty.StringVal("0644"),
+	)
+}
+
+// WriteAttrs is the schema of a type that writes a whole file: path, the
+// type's own attributes (where its content comes from), then mode, owner,
+// group, backup and state. The file type is WriteAttrs(content, source);
+// template declares its source and vars in the same place and builds its
+// resources with NewContent, so both are documented, validated and
+// planned by one piece of code.
+func WriteAttrs(own ...modules.Attr) []modules.Attr {
+	s := []modules.Attr{
+		{Name: "path", Type: cty.String, Required: true,
+			Doc:     "Absolute path of the file on the host.",
+			Example: `"/etc/motd"`},
+	}
+	s = append(s, own...)
+	return append(s,
+		modules.Attr{Name: "mode", Type: cty.String, Default: cty.StringVal("0644"),
 			Doc: "Permission bits as an octal string: 3 or 4 digits, setuid/setgid/sticky included " +
 				"(\"4755\"). Always enforced.",
 			Example: `"0640"`},
-		{Name: "owner", Type: cty.String,
+		modules.Attr{Name: "owner", Type: cty.String,
 			Doc:     "User name or numeric uid that owns the file. Null leaves the owner as it is (root for a new file).",
 			Example: `"www-data"`},
-		{Name: "group", Type: cty.String,
+		modules.Attr{Name: "group", Type: cty.String,
 			Doc:     "Group name or numeric gid of the file. Null leaves the group as it is (root's for a new file).",
 			Example: `"adm"`},
-		{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
-			Doc: "present: the file exists as declared (a symbolic link in its place is replaced when content " +
-				"or source is set). absent: the file (or symbolic link) is removed when it exists; content and " +
-				"source are then ignored. A directory at path is an error either way.",
+		modules.Attr{Name: "backup", Type: cty.Bool, Default: cty.False,
+			Doc: "Before replacing the content of an existing file, copy it (cp -p: mode, owner and times " +
+				"kept) beside it as PATH.YYYYMMDDTHHMMSS~, stamped with the host's local time when the " +
+				"copy is made, e.g. /etc/app.conf.20261125T215434~ (Ansible's backup, without the ':' " +
+				"and '@' that scp and rsync read as host separators). Only a content change makes a " +
+				"copy: not creating the file, not a mode or owner change, not replacing a symbolic " +
+				"link. Old copies are never removed. Two changes within the same second keep the later copy.",
+			Example: `true`},
+		modules.Attr{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
+			Doc: "present: the file exists as declared (a symbolic link in its place is replaced when the " +
+				"content is managed). absent: the file (or symbolic link) is removed when it exists; the " +
+				"content attributes are then ignored. A directory at path is an error either way.",
 			Example: `"absent"`},
-	}
+	)
 }
 
 // resource is a file configured for one host.
@@ -72,12 +94,17 @@ type resource struct {
 	path  string
 	state string
 	meta  fsmeta.Want
-	// manage is true when content or source was given: without them only
+	// manage is true when the content is given: without it only
 	// existence and metadata are managed.
 	manage bool
-	want   filediff.Side // desired content: checksum, and the bytes when in hand
-	source string        // absolute local path when the content is streamed from it
-	hidden bool          // content comes from a sensitive variable
+	// unknown is set when the content depends on values that were not
+	// known when the resource was configured: such a resource cannot
+	// plan, rather than plan the empty file of an unmanaged one.
+	unknown bool
+	want    filediff.Side // desired content: checksum, and the bytes when in hand
+	source  string        // absolute local path when the content is streamed from it
+	hidden  bool          // content comes from a sensitive variable
+	backup  bool          // copy the old content aside before replacing it
 }
 
 // New validates c and builds a file resource. A source file is read (or,
@@ -85,17 +112,8 @@ type resource struct {
 // touched.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
-	res := &resource{
-		path:   r.AbsPath("path", true),
-		state:  r.OneOf("state", "present", "absent"),
-		hidden: c.Sensitive["content"] || c.Sensitive["source"],
-	}
-	if res.path == "/" {
-		r.Errorf("path", "\"/\" is a directory, not a file")
-	}
-	res.meta.Mode, _ = r.Mode("mode")
-	res.meta.Owner = r.Account("owner")
-	res.meta.Group = r.Account("group")
+	res := newResource(r)
+	res.hidden = c.Sensitive["content"] || c.Sensitive["source"]
 	content, hasContent := r.String("content")
 	source, hasSource := r.String("source")
 	switch {
@@ -114,8 +132,69 @@ func New(c modules.Config) (modules.Resource, error) {
 			}
 			r.Errorf("source", "%v", err)
 		}
+	case !r.Value("content").IsKnown() || !r.Value("source").IsKnown():
+		res.unknown = true
 	}
 	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// newResource reads the attributes every WriteAttrs schema has.
+func newResource(r *attr.Reader) *resource {
+	res := &resource{
+		path:  r.AbsPath("path", true),
+		state: r.OneOf("state", "present", "absent"),
+	}
+	if res.path == "/" {
+		r.Errorf("path", "\"/\" is a directory, not a file")
+	}
+	res.meta.Mode, _ = r.Mode("mode")
+	res.meta.Owner = r.Account("owner")
+	res.meta.Group = r.Account("group")
+	res.backup, _ = r.Bool("backup")
+	return res
+}
+
+// Content is a file's content computed on the controller by another type
+// (a template rendered with the host's facts), for NewContent.
+type Content struct {
+	Bytes []byte
+	// Sensitive hides the content: no diff, no content fetched from the
+	// host to diff against, actions marked sensitive.
+	Sensitive bool
+	// Unknown says the content depends on values not known yet (host
+	// facts evaluated as unknown); the resource then refuses to plan.
+	Unknown bool
+}
+
+// NewContent builds a file resource whose content the calling type
+// computes: path, mode, owner, group, backup and state are read from c as
+// schema (the caller's WriteAttrs schema) declares them, and the resource
+// plans exactly as a file with that content. content is not called when
+// state is "absent" (a removed file needs none, and its template may be
+// gone); its error, which should be AttrErrors naming the caller's own
+// attributes, is joined with those of the shared attributes so every
+// mistake is reported at once.
+func NewContent(c modules.Config, schema []modules.Attr, content func() (Content, error)) (modules.Resource, error) {
+	r := attr.NewReader(c, schema)
+	res := newResource(r)
+	var cerr error
+	if res.state != "absent" {
+		var ct Content
+		ct, cerr = content()
+		switch {
+		case cerr != nil:
+		case ct.Unknown:
+			res.unknown = true
+		default:
+			res.manage = true
+			res.want = filediff.Text(ct.Bytes)
+			res.hidden = ct.Sensitive
+		}
+	}
+	if err := errors.Join(r.Err(), cerr); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -188,6 +267,9 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", res.path, err)
 	}
+	if res.unknown && res.state == "present" {
+		return nil, fmt.Errorf("the content of %s depends on values that are not known yet", res.path)
+	}
 	if st.Exists && st.Type == facts.Directory {
 		return nil, fmt.Errorf("%s is a directory; a file resource cannot replace or remove it (use a directory resource)", res.path)
 	}
@@ -232,7 +314,11 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 				summary += " (" + strings.Join(changes, ", ") + ")"
 			}
 			on := filediff.Side{Exists: true, SHA256: sum.SHA256, Content: sum.Content, Known: sum.HasContent}
-			return []modules.Action{res.upload(summary, st, on)}, nil
+			var acts []modules.Action
+			if res.backup {
+				acts = append(acts, res.backupAction())
+			}
+			return append(acts, res.upload(summary, st, on)), nil
 		}
 	}
 	if len(changes) == 0 {
@@ -242,6 +328,22 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 		Summary: "change " + res.path + " (" + strings.Join(changes, ", ") + ")",
 		Command: fsmeta.Fix(res.path, st, res.meta, false),
 	}}, nil
+}
+
+// backupDate is the date(1) format of a backup's suffix: sortable, and
+// free of ':' and '@', which scp and rsync read as host separators.
+const backupDate = "%Y%m%dT%H%M%S"
+
+// backupAction copies the file aside before its content is replaced. It is
+// its own action, before the upload, because the engine writes an upload
+// before running its action's command. The name is made on the host at
+// run time, so plan and check mode show its pattern.
+func (res *resource) backupAction() modules.Action {
+	q := transport.ShellQuote(res.path)
+	return modules.Action{
+		Summary: "back up " + res.path + " to " + res.path + ".YYYYMMDDTHHMMSS~",
+		Command: "cp -p " + q + " " + q + `".$(date +` + backupDate + `)~"`,
+	}
 }
 
 // upload writes the desired content (empty when unmanaged). An owner or

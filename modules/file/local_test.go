@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -119,5 +120,35 @@ func TestLargeSource(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, big) {
 		t.Error("content differs after converge")
+	}
+}
+
+func TestBackupLocal(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app's.conf")
+	attrs := func(content string) map[string]any {
+		return map[string]any{"path": p, "content": content, "mode": "0640", "backup": true}
+	}
+	fixture.Converge(t, fixture.New(t, file.Type(), attrs("one\n"), dir))
+	fixture.Converge(t, fixture.New(t, file.Type(), map[string]any{"path": p, "content": "one\n", "mode": "0600", "backup": true}, dir))
+	if m, _ := filepath.Glob(p + ".*"); len(m) != 0 {
+		t.Fatalf("creating the file or changing its mode made a backup: %q", m)
+	}
+	acts := fixture.Converge(t, fixture.New(t, file.Type(), attrs("two\n"), dir))
+	if len(acts) != 2 || !strings.HasPrefix(acts[0].Summary, "back up ") {
+		t.Fatalf("want a backup then the update, got %+v", acts)
+	}
+	m, _ := filepath.Glob(p + ".*")
+	if len(m) != 1 {
+		t.Fatalf("want exactly one backup, got %q", m)
+	}
+	if !regexp.MustCompile(`\.[0-9]{8}T[0-9]{6}~$`).MatchString(m[0]) {
+		t.Errorf("backup %s is not named PATH.YYYYMMDDTHHMMSS~", m[0])
+	}
+	if b, _ := os.ReadFile(m[0]); string(b) != "one\n" {
+		t.Errorf("backup holds %q, want the old content", b)
+	}
+	if fi, err := os.Stat(m[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode %v (%v), want the old file's 0600 (cp -p)", fi.Mode(), err)
 	}
 }
