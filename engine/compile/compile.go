@@ -50,8 +50,11 @@ type Task struct {
 	// Skip says why the task does not run (only_if false, not_if true),
 	// "" when it runs.
 	Skip string
-	// Sensitive is true when any attribute came from a sensitive value.
+	// Sensitive is true when any attribute came from a sensitive value,
+	// or the resource says sensitive = true.
 	Sensitive bool
+	// Options are the shared meta-arguments, evaluated for the host.
+	Options stack.Options
 }
 
 // Input is what a compilation needs.
@@ -175,6 +178,10 @@ func compileTask(in Input, ectx *hcl.EvalContext, r *stack.Resource) (*Task, hcl
 	if diags.HasErrors() || t.Skip != "" {
 		return t, diags
 	}
+	opts, ds := r.EvalOptions(ectx)
+	diags = append(diags, ds...)
+	t.Options = opts
+	t.Sensitive = opts.Sensitive
 	cfg := modules.Config{Name: r.Name, Attrs: map[string]cty.Value{}, Dir: in.Stack.Dir, Sensitive: map[string]bool{}, Eval: ectx}
 	for _, a := range typ.Attrs {
 		attr, set := r.Attrs[a.Name]
@@ -207,6 +214,12 @@ func compileTask(in Input, ectx *hcl.EvalContext, r *stack.Resource) (*Task, hcl
 	}
 	if diags.HasErrors() {
 		return t, diags
+	}
+	if opts.Sensitive {
+		// sensitive = true: every value is treated as a secret's.
+		for _, a := range typ.Attrs {
+			cfg.Sensitive[a.Name] = true
+		}
 	}
 	m, err := typ.New(cfg)
 	if err != nil {

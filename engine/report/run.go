@@ -86,7 +86,7 @@ func (p *runText) Emit(e run.Event) {
 		if e.Layer != "" && !e.Handler {
 			p.done[e.Layer]++
 		}
-		if e.Status == run.StatusChanged || e.Status == run.StatusFailed {
+		if e.Status == run.StatusChanged || e.Status == run.StatusFailed || e.Status == run.StatusIgnored {
 			if p.grouped {
 				if _, ok := p.byHost[e.Host]; !ok {
 					p.hostOrder = append(p.hostOrder, e.Host)
@@ -126,6 +126,12 @@ func (p *runText) printTask(e run.Event, indent string) {
 	if e.Error != "" {
 		detail = e.Error
 	}
+	if e.Status == run.StatusIgnored {
+		detail += " (ignored: ignore_errors = true)"
+	}
+	if e.Attempts > 1 {
+		detail += fmt.Sprintf(" (after %d attempts)", e.Attempts)
+	}
 	if p.grouped {
 		fmt.Fprintf(p.out, "%s%s %s: %s\n", indent, mark(e), what, detail)
 	} else {
@@ -141,8 +147,11 @@ func (p *runText) printTask(e run.Event, indent string) {
 }
 
 func mark(e run.Event) string {
-	if e.Status == run.StatusFailed {
+	switch e.Status {
+	case run.StatusFailed:
 		return "!"
+	case run.StatusIgnored:
+		return "?"
 	}
 	return "~"
 }
@@ -185,7 +194,11 @@ func (p *runText) printRecap(end run.Event) {
 		fmt.Fprintf(p.out, "error: %s\n", e)
 	}
 	if c := end.Counts; c != nil {
-		fmt.Fprintf(p.out, "ok=%d changed=%d failed=%d skipped=%d unreachable=%d\n", c.OK, c.Changed, c.Failed, c.Skipped, c.Unreachable)
+		ignored := ""
+		if c.Ignored > 0 {
+			ignored = fmt.Sprintf(" ignored=%d", c.Ignored)
+		}
+		fmt.Fprintf(p.out, "ok=%d changed=%d failed=%d skipped=%d%s unreachable=%d\n", c.OK, c.Changed, c.Failed, c.Skipped, ignored, c.Unreachable)
 	}
 }
 

@@ -16,6 +16,7 @@ const (
 	StatusChanged = "changed" // changed (or, in check mode, would change)
 	StatusFailed  = "failed"
 	StatusSkipped = "skipped" // only_if/not_if, or the host/layer stopped before it
+	StatusIgnored = "ignored" // failed, but ignore_errors let the host go on
 )
 
 // Event is one thing that happened in a run, as printed by
@@ -42,6 +43,9 @@ type Event struct {
 	Diffs    []string `json:"diffs,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Attempts is how many times the resource was tried, when retries
+	// made it more than once.
+	Attempts int `json:"attempts,omitempty"`
 
 	// host_recap (Counts of one host) and run_end (totals)
 	*Counts `json:",omitempty"`
@@ -56,6 +60,7 @@ type Counts struct {
 	Changed     int `json:"changed"`
 	Failed      int `json:"failed"`
 	Skipped     int `json:"skipped"`
+	Ignored     int `json:"ignored"`
 	Unreachable int `json:"unreachable"`
 }
 
@@ -65,6 +70,7 @@ func (c *Counts) Add(o Counts) {
 	c.Changed += o.Changed
 	c.Failed += o.Failed
 	c.Skipped += o.Skipped
+	c.Ignored += o.Ignored
 	c.Unreachable += o.Unreachable
 }
 
@@ -78,5 +84,7 @@ func (c *Counts) count(status string) {
 		c.Failed++
 	case StatusSkipped:
 		c.Skipped++
+	case StatusIgnored:
+		c.Ignored++
 	}
 }

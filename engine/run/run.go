@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -364,8 +365,13 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 	conn, f := r.conns[name], r.facts[name]
 	r.mu.Unlock()
 	h := &hostRun{r: r, ctx: ctx, conn: conn, mh: f.Module(name, r.opts.RunID), layer: lp.Layer.Name, host: name, stale: true}
-
-	notified := map[string]bool{}
+	byAddr := map[string]*compile.Task{}
+	for _, t := range hp.Tasks {
+		byAddr[t.Res.Addr] = t
+	}
+	// pending are the delayed notifications; ran the handlers that ran in
+	// the delayed phase, where each runs at most once.
+	pending := map[string]bool{}
 	for i, t := range hp.Tasks {
 		if t.Skip != "" {
 			r.task(name, h.layer, t.Res.Addr, false, StatusSkipped, nil, t.Skip, nil, 0)
@@ -380,23 +386,69 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 			h.skipRest(hp.Tasks[i+1:], "an earlier resource failed on this host")
 			return err
 		}
-		if changed {
-			for _, n := range t.Res.Notify {
-				notified[n] = true
+		if !changed {
+			continue
+		}
+		for _, n := range t.Res.Notify {
+			pending[n] = true
+		}
+		// notify_now: the handler acts at once, before the next resource
+		// (which may need it restarted), and that settles the delayed
+		// notifications it had so far. A later change notifies it again.
+		for _, n := range t.Res.NotifyNow {
+			ht := byAddr[n]
+			delete(pending, n)
+			if ht == nil || ht.Skip != "" || ht.Module == nil {
+				continue
+			}
+			hchanged, err := h.apply(ht, append([]*compile.Task{ht}, hp.Tasks[i+1:]...), true)
+			if err != nil {
+				h.skipRest(hp.Tasks[i+1:], "a handler failed on this host")
+				return err
+			}
+			if hchanged {
+				for _, n := range ht.Res.Notify {
+					pending[n] = true
+				}
 			}
 		}
 	}
 	// Delayed notifications: each notified resource acts once, in the
 	// order the resources were declared, and only if a notifier changed.
-	for _, t := range hp.Tasks {
-		if !notified[t.Res.Addr] || t.Skip != "" || t.Module == nil {
+	// A handler that changes notifies in turn (the loader refuses cycles).
+	ran := map[string]bool{}
+	for len(pending) > 0 {
+		var next *compile.Task
+		var rest []*compile.Task
+		for _, t := range hp.Tasks {
+			if pending[t.Res.Addr] {
+				if next == nil {
+					next = t
+				}
+				rest = append(rest, t)
+			}
+		}
+		if next == nil {
+			break // notified resources this event does not run
+		}
+		delete(pending, next.Res.Addr)
+		if ran[next.Res.Addr] || next.Skip != "" || next.Module == nil {
 			continue
 		}
+		ran[next.Res.Addr] = true
 		if ctx.Err() != nil {
 			return nil
 		}
-		if _, err := h.apply(t, []*compile.Task{t}, true); err != nil {
+		changed, err := h.apply(next, rest, true)
+		if err != nil {
 			return err
+		}
+		if changed {
+			for _, n := range append(slices.Clone(next.Res.Notify), next.Res.NotifyNow...) {
+				if !ran[n] {
+					pending[n] = true
+				}
+			}
 		}
 	}
 	return nil
@@ -408,15 +460,79 @@ func (h *hostRun) skipRest(tasks []*compile.Task, reason string) {
 	}
 }
 
+// ErrTimeout marks a resource whose actions ran longer than its timeout;
+// the remote commands were killed.
+var ErrTimeout = errors.New("timed out")
+
+// outcome is one attempt at a task.
+type outcome struct {
+	status  string // StatusOK, StatusChanged or StatusSkipped; failures are err
+	actions []modules.Action
+	reason  string
+	err     error
+}
+
 // apply plans one task (or, as a handler, its notified actions) and runs
-// the actions unless in check mode. remaining are the tasks whose probes
-// to refresh if the facts are stale.
+// the actions unless in check mode, trying again as its retries allow,
+// and reports it. remaining are the tasks whose probes to refresh if the
+// facts are stale. A failure with ignore_errors is reported and dropped.
 func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool) (bool, error) {
 	start := time.Now()
-	fail := func(err error) (bool, error) {
-		h.r.task(h.host, h.layer, t.Res.Addr, handler, StatusFailed, nil, "", err, time.Since(start))
-		return false, err
+	opts := t.Options
+	var out outcome
+	attempts := 0
+	for {
+		attempts++
+		out = h.attempt(t, remaining, handler)
+		// Check mode changes nothing, so trying again cannot help there.
+		if out.err == nil || attempts > opts.Retries || h.r.opts.Check || unreachable(out.err) || h.ctx.Err() != nil {
+			break
+		}
+		h.r.log.Info("retrying", "host", h.host, "resource", t.Res.Addr, "attempt", attempts, "error", out.err)
+		// What the failed attempt did is unknown: probe again.
+		h.stale = true
+		select {
+		case <-time.After(opts.RetryDelay):
+		case <-h.ctx.Done():
+		}
 	}
+	ev := Event{Type: TypeTask, Host: h.host, Layer: h.layer, Resource: t.Res.Addr, Handler: handler,
+		Status: out.status, Reason: out.reason, DurationMS: time.Since(start).Milliseconds()}
+	if attempts > 1 {
+		ev.Attempts = attempts
+	}
+	hide := t.Sensitive
+	for _, a := range out.actions {
+		ev.Actions = append(ev.Actions, a.Summary)
+		switch {
+		case a.Diff == "":
+		case hide || a.Sensitive:
+			// A secret may be anywhere in a diff.
+			ev.Diffs = append(ev.Diffs, "(diff hidden: the resource uses a sensitive value)")
+		default:
+			ev.Diffs = append(ev.Diffs, a.Diff)
+		}
+	}
+	err := out.err
+	if err != nil {
+		ev.Status = StatusFailed
+		ev.Error = err.Error()
+		if opts.IgnoreErrors && !unreachable(err) {
+			ev.Status = StatusIgnored
+			err = nil
+		}
+	}
+	if handler && ev.Status == StatusOK {
+		return false, nil // a handler with nothing to do is not news
+	}
+	h.r.count(h.host, ev.Status)
+	h.r.log.Debug("task", "host", h.host, "layer", h.layer, "resource", t.Res.Addr, "status", ev.Status, "attempts", attempts)
+	h.r.emit(ev)
+	return out.status == StatusChanged && out.err == nil, err
+}
+
+// attempt probes (when stale), plans and runs one task once.
+func (h *hostRun) attempt(t *compile.Task, remaining []*compile.Task, handler bool) outcome {
 	if h.stale {
 		var probes []modules.Probe
 		for _, rt := range remaining {
@@ -426,7 +542,7 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 		}
 		f, err := probe.Run(h.ctx, h.conn, probes, h.r.in.Stack.Settings.Become)
 		if err != nil {
-			return fail(err)
+			return outcome{err: err}
 		}
 		h.facts, h.stale = f, false
 	}
@@ -435,7 +551,7 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 	if handler {
 		nm, ok := t.Module.(modules.Notifiable)
 		if !ok {
-			return fail(fmt.Errorf("%s: %s cannot be notified: its type has no notify action", h.host, t.Res.Addr))
+			return outcome{err: fmt.Errorf("%s: %s cannot be notified: its type has no notify action", h.host, t.Res.Addr)}
 		}
 		actions, err = nm.Notified(h.mh, h.facts)
 	} else {
@@ -444,42 +560,39 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 	if err != nil && h.pending && errors.Is(err, modules.ErrMissingOnHost) {
 		// Check mode: what is missing would have been made by an earlier
 		// change that was only reported. Not a failure of the stack.
-		h.r.task(h.host, h.layer, t.Res.Addr, handler, StatusSkipped, nil, fmt.Sprintf("cannot be planned before the earlier changes are made (%v)", err), nil, time.Since(start))
-		return false, nil
+		return outcome{status: StatusSkipped, reason: fmt.Sprintf("cannot be planned before the earlier changes are made (%v)", err)}
 	}
 	if err != nil {
-		return fail(fmt.Errorf("%s: %s: %w", h.host, t.Res.Addr, err))
+		return outcome{err: fmt.Errorf("%s: %s: %w", h.host, t.Res.Addr, err)}
 	}
 	if len(actions) == 0 {
-		if !handler {
-			h.r.task(h.host, h.layer, t.Res.Addr, false, StatusOK, nil, "", nil, time.Since(start))
-		}
-		return false, nil
+		return outcome{status: StatusOK}
 	}
 	if h.r.opts.Check {
 		h.pending = true
-	} else {
-		h.stale = true
-		for _, a := range actions {
-			if err := h.run(a); err != nil {
-				return fail(fmt.Errorf("%s: %s: %s: %w", h.host, t.Res.Addr, a.Summary, err))
+		return outcome{status: StatusChanged, actions: actions}
+	}
+	h.stale = true
+	ctx := h.ctx
+	if d := t.Options.Timeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	for i, a := range actions {
+		if err := h.run(ctx, a, t.Sensitive || a.Sensitive); err != nil {
+			if ctx.Err() != nil && h.ctx.Err() == nil {
+				err = fmt.Errorf("%w after %s (timeout); its commands were stopped", ErrTimeout, t.Options.Timeout)
 			}
+			return outcome{actions: actions[:i+1], err: fmt.Errorf("%s: %s: %s: %w", h.host, t.Res.Addr, a.Summary, err)}
 		}
 	}
-	if t.Sensitive {
-		// A value from a sensitive variable may be anywhere in a diff.
-		for i := range actions {
-			if actions[i].Diff != "" {
-				actions[i].Diff = "(diff hidden: the resource uses a sensitive value)"
-			}
-		}
-	}
-	h.r.task(h.host, h.layer, t.Res.Addr, handler, StatusChanged, actions, "", nil, time.Since(start))
-	return true, nil
+	return outcome{status: StatusChanged, actions: actions}
 }
 
-// run executes one action: its upload, then its command.
-func (h *hostRun) run(a modules.Action) error {
+// run executes one action: its upload, then its command. A sensitive
+// action's failure does not repeat its output, which may hold the secret.
+func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) error {
 	become := h.r.in.Stack.Settings.Become
 	if u := a.Upload; u != nil {
 		spec := transport.FileSpec{Path: u.Path, Mode: u.Mode, Owner: u.Owner, Group: u.Group, Become: become}
@@ -489,22 +602,26 @@ func (h *hostRun) run(a modules.Action) error {
 				return err
 			}
 			defer f.Close()
-			if err := h.conn.Upload(h.ctx, f, spec); err != nil {
+			if err := h.conn.Upload(ctx, f, spec); err != nil {
 				return err
 			}
-		} else if err := h.conn.Upload(h.ctx, strings.NewReader(string(u.Content)), spec); err != nil {
+		} else if err := h.conn.Upload(ctx, strings.NewReader(string(u.Content)), spec); err != nil {
 			return err
 		}
 	}
 	if a.Command == "" {
 		return nil
 	}
-	res, err := h.conn.Run(h.ctx, transport.Cmd{Command: a.Command, Become: become})
+	res, err := h.conn.Run(ctx, transport.Cmd{Command: a.Command, Become: become})
 	if err != nil {
 		return err
 	}
 	if res.ExitStatus != 0 {
-		return &CommandError{ExitStatus: res.ExitStatus, Stderr: tail(res.Stderr, res.Stdout)}
+		out := tail(res.Stderr, res.Stdout)
+		if sensitive && out != "" {
+			out = "(output hidden: the resource is sensitive)"
+		}
+		return &CommandError{ExitStatus: res.ExitStatus, Stderr: out}
 	}
 	return nil
 }

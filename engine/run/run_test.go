@@ -91,6 +91,13 @@ func registry() testRegistry {
 		"needs": {Name: "needs", Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {
 			return needs{c.Attrs["path"].AsString()}, nil
 		}},
+		"flaky": {Name: "flaky", Attrs: []modules.Attr{path}, New: func(c modules.Config) (modules.Resource, error) {
+			return flaky{c.Attrs["path"].AsString()}, nil
+		}},
+		"slow": {Name: "slow", New: func(modules.Config) (modules.Resource, error) { return slow{}, nil }},
+		"diffy": {Name: "diffy", Attrs: []modules.Attr{{Name: "text", Type: cty.String, Required: true}}, New: func(c modules.Config) (modules.Resource, error) {
+			return diffy{c.Attrs["text"].AsString()}, nil
+		}},
 	}
 }
 

@@ -179,5 +179,19 @@ func (s *Stack) validateResource(r *Resource, ctx *hcl.EvalContext, n names) hcl
 	if r.NotIf != nil {
 		eval("not_if", r.NotIf, cty.Bool)
 	}
+	refsOK := true
+	for _, e := range []hcl.Expression{r.Options.Retries, r.Options.RetryDelay, r.Options.Timeout, r.Options.IgnoreErrors, r.Options.Sensitive} {
+		if e == nil {
+			continue
+		}
+		if ds := checkRefs(e, resourceScope, n); ds.HasErrors() {
+			diags = append(diags, ds...)
+			refsOK = false
+		}
+	}
+	if refsOK {
+		_, ds := r.EvalOptions(ctx)
+		diags = append(diags, ds...)
+	}
 	return diags
 }

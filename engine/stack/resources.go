@@ -19,6 +19,12 @@ var metaSchema = &hcl.BodySchema{
 		{Name: "notify"},
 		{Name: "only_if"},
 		{Name: "not_if"},
+		{Name: "notify_now"},
+		{Name: "retries"},
+		{Name: "retry_delay"},
+		{Name: "timeout"},
+		{Name: "ignore_errors"},
+		{Name: "sensitive"},
 	},
 }
 
@@ -130,6 +136,20 @@ func (l *loader) decodeResource(b *hclsyntax.Block, recipe string) *Resource {
 		r.notify = l.resourceRefs(a)
 		for _, ref := range r.notify {
 			r.Notify = append(r.Notify, ref.name)
+		}
+	}
+	if a, ok := meta.Attributes["notify_now"]; ok {
+		r.notifyNow = l.resourceRefs(a)
+		for _, ref := range r.notifyNow {
+			r.NotifyNow = append(r.NotifyNow, ref.name)
+		}
+	}
+	for name, e := range map[string]*hcl.Expression{
+		"retries": &r.Options.Retries, "retry_delay": &r.Options.RetryDelay, "timeout": &r.Options.Timeout,
+		"ignore_errors": &r.Options.IgnoreErrors, "sensitive": &r.Options.Sensitive,
+	} {
+		if a, ok := meta.Attributes[name]; ok {
+			*e = a.Expr
 		}
 	}
 	if a, ok := meta.Attributes["only_if"]; ok {
@@ -254,7 +274,7 @@ func (l *loader) checkEvent(ly *Layer, event string, rs []*Resource) {
 		for _, refs := range []struct {
 			g    *graph
 			list []ref
-		}{{&deps, r.dependsOn}, {&notes, r.notify}} {
+		}{{&deps, r.dependsOn}, {&notes, r.notify}, {&notes, r.notifyNow}} {
 			for _, ref := range refs.list {
 				if byAddr[ref.name] == nil {
 					l.add(&hcl.Diagnostic{

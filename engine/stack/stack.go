@@ -122,9 +122,15 @@ type Resource struct {
 	// Attrs are the type's own attributes (names checked against its
 	// schema at load), evaluated per host by the compiler.
 	Attrs map[string]*hcl.Attribute
-	// DependsOn and Notify are addresses within the same layer event.
+	// DependsOn, Notify and NotifyNow are addresses within the same
+	// layer event. Notify is handled at the end of the event on the host,
+	// NotifyNow right after the notifying resource changed.
 	DependsOn []string
 	Notify    []string
+	NotifyNow []string
+	// Options are the shared meta-arguments (retries, timeout...), as
+	// written; EvalOptions evaluates them for a host.
+	Options OptionExprs
 	// OnlyIf and NotIf are conditions over host facts; nil when absent.
 	OnlyIf, NotIf hcl.Expression
 	// Recipe is the recipe it came from, "" when written in the on block.
@@ -132,7 +138,7 @@ type Resource struct {
 	DeclRange hcl.Range
 
 	// dependsOn and notify keep each reference's range for diagnostics.
-	dependsOn, notify []ref
+	dependsOn, notify, notifyNow []ref
 	// site is where the resource enters its layer event: the outermost
 	// include block for included resources, else DeclRange.
 	site hcl.Range
