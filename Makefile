@@ -4,7 +4,7 @@ BIN     := bin/opsrun
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 DEMO    ?= demo
 
-.PHONY: build demo demo-down test test-short lint bench-exec bench-run clean
+.PHONY: build demo demo-down test test-short lint docs bench-exec bench-run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/opsrun
@@ -56,6 +56,10 @@ bench-exec: build
 # change, beside the floor of one bare round trip per host.
 bench-run: build
 	$(GO) run ./testenv/benchrun -opsrun $(BIN) -hosts 50 -steps 20
+
+# docs/resources.md from the resource schemas; a test fails when it is stale.
+docs:
+	$(GO) run ./cmd/opsrun doc --markdown > docs/resources.md.tmp && mv docs/resources.md.tmp docs/resources.md
 
 clean:
 	rm -rf bin

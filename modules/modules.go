@@ -161,3 +161,42 @@ type Registry interface {
 	Lookup(name string) (*Type, bool)
 	Names() []string
 }
+
+// MetaAttrs are the arguments every resource takes besides its type's own;
+// the engine, not the type, acts on them. They are documented with the
+// types' own attributes by `opsrun doc`.
+func MetaAttrs() []Attr {
+	refs := cty.List(cty.DynamicPseudoType)
+	return []Attr{
+		{Name: "depends_on", Type: refs, Example: `[package.nginx]`,
+			Doc: "Resources of the same layer event that must run before this one, as references " +
+				"(TYPE.NAME, no quotes). Resources otherwise run in the order written."},
+		{Name: "notify", Type: refs, Example: `[service.nginx]`,
+			Doc: "Resources to notify when this one changes something: each notified resource (a service " +
+				"restarts, a command runs) acts once per host, at the end of the layer's event, however " +
+				"many resources notified it, and not at all when none changed."},
+		{Name: "notify_now", Type: refs, Example: `[service.nginx]`,
+			Doc: "Like notify, but the notified resource acts at once, before the next resource runs (a " +
+				"service that a later resource needs restarted). That settles the notifications it had " +
+				"so far; a later change notifies it again."},
+		{Name: "only_if", Type: cty.Bool, Example: `host.os.family == "debian"`,
+			Doc: "Run the resource only when this condition over host facts, variables and topology is true."},
+		{Name: "not_if", Type: cty.Bool, Example: `host.os.id == "alpine"`,
+			Doc: "Skip the resource when this condition is true."},
+		{Name: "retries", Type: cty.Number, Default: cty.NumberIntVal(0), Example: `3`,
+			Doc: "How many more times to try when the resource fails (it is probed and planned again " +
+				"first, since the failed try may have done part of its work); at most 100. Not in check mode."},
+		{Name: "retry_delay", Type: cty.DynamicPseudoType, Default: cty.StringVal("5s"), Example: `"30s"`,
+			Doc: "How long to wait between tries: a duration (\"30s\", \"2m\") or a number of seconds."},
+		{Name: "timeout", Type: cty.DynamicPseudoType, Example: `"10m"`,
+			Doc: "How long the resource's actions may run on the host (a duration or a number of seconds); " +
+				"past it their commands are killed and the resource fails. Null: no limit."},
+		{Name: "ignore_errors", Type: cty.Bool, Default: cty.False, Example: `true`,
+			Doc: "Report a failure as ignored and let the host go on with the next resource, instead of " +
+				"stopping the host. An unreachable host still stops."},
+		{Name: "sensitive", Type: cty.Bool, Default: cty.False, Example: `true`,
+			Doc: "Treat every value of the resource as a secret: no values, diffs or command output in " +
+				"plan, check mode, logs or run history. Values from sensitive variables are always " +
+				"treated so, without this."},
+	}
+}

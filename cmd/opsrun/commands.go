@@ -9,4 +9,5 @@ func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdRun(f, true, nil))
 	root.AddCommand(NewCmdRun(f, false, nil))
 	root.AddCommand(NewCmdTestenv(f))
+	root.AddCommand(NewCmdDoc(f))
 }

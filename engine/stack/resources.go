@@ -13,19 +13,12 @@ import (
 )
 
 // metaSchema are the arguments every resource takes besides its type's own.
-var metaSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "depends_on"},
-		{Name: "notify"},
-		{Name: "only_if"},
-		{Name: "not_if"},
-		{Name: "notify_now"},
-		{Name: "retries"},
-		{Name: "retry_delay"},
-		{Name: "timeout"},
-		{Name: "ignore_errors"},
-		{Name: "sensitive"},
-	},
+func metaSchema() *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, a := range modules.MetaAttrs() {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a.Name})
+	}
+	return s
 }
 
 // decodeItems reads the body of an on block or a recipe: resource blocks
@@ -124,7 +117,7 @@ func (l *loader) decodeResource(b *hclsyntax.Block, recipe string) *Resource {
 		DeclRange: hb.DefRange,
 		Attrs:     map[string]*hcl.Attribute{},
 	}
-	meta, rest, ds := b.Body.PartialContent(metaSchema)
+	meta, rest, ds := b.Body.PartialContent(metaSchema())
 	l.add(ds...)
 	if a, ok := meta.Attributes["depends_on"]; ok {
 		r.dependsOn = l.resourceRefs(a)
@@ -173,7 +166,7 @@ func (l *loader) checkAttrs(r *Resource, typ *modules.Type, attrs hcl.Attributes
 		decl[a.Name] = true
 		names = append(names, a.Name)
 	}
-	for _, m := range metaSchema.Attributes {
+	for _, m := range modules.MetaAttrs() {
 		names = append(names, m.Name)
 	}
 	for name, a := range attrs {
