@@ -33,15 +33,9 @@ func Type() *modules.Type {
 			"and %{ for x in list }...%{ endfor } choose and repeat, a ~ inside the braces (${~ x ~}, " +
 			"%{ for ... ~}) strips the whitespace on that side, and $${ or %%{ write a literal ${ or %{. " +
 			"Expressions see what the resource's attributes see (host, layer, stack, var, local and every " +
-			"function) plus each entry of vars by its own name. For example, with vars = { port = 8080 }:\n" +
-			"\n" +
-			"    # ${host.hostname}\n" +
-			"    upstream app {\n" +
-			"    %{ for i in layer.app.instances ~}\n" +
-			"      server ${i.private_ip}:${port};\n" +
-			"    %{ endfor ~}\n" +
-			"    }\n" +
-			"\n" +
+			"function) plus each entry of vars by its own name. For example, with vars = { port = 8080 }, " +
+			"the line `%{ for i in layer.app.instances }server ${i.private_ip}:${port}; %{ endfor }` " +
+			"lists every instance of layer app, and `# ${host.hostname}` names the host. " +
 			"Errors name the template's file, line and column. Content rendered from a sensitive value is " +
 			"sensitive as a whole: no diff is shown and plan, check mode and logs show the summary only.",
 		Attrs: schema(),
