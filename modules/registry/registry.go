@@ -8,8 +8,10 @@ import (
 	"github.com/opsrun/opsrun/modules/command"
 	"github.com/opsrun/opsrun/modules/directory"
 	"github.com/opsrun/opsrun/modules/file"
+	"github.com/opsrun/opsrun/modules/link"
 	"github.com/opsrun/opsrun/modules/packages"
 	"github.com/opsrun/opsrun/modules/service"
+	"github.com/opsrun/opsrun/modules/template"
 )
 
 // Builtin returns a registry of every built-in resource type. Each call
@@ -20,8 +22,10 @@ func Builtin() modules.Registry {
 		command.Type(),
 		directory.Type(),
 		file.Type(),
+		link.Type(),
 		packages.Type(),
 		service.Type(),
+		template.Type(),
 	} {
 		r[t.Name] = t
 	}
