@@ -317,29 +317,6 @@ libc6:i386:
 	}
 }
 
-func TestParseSystemd(t *testing.T) {
-	for _, c := range []struct {
-		out  string
-		want Unit
-		err  string
-	}{
-		{"active\nenabled\n", Unit{Found: true, Active: "active", Enabled: "enabled"}, ""},
-		{"inactive\ndisabled\n", Unit{Found: true, Active: "inactive", Enabled: "disabled"}, ""},
-		{"failed\nstatic\n", Unit{Found: true, Active: "failed", Enabled: "static"}, ""},
-		{"inactive\n", Unit{Active: "inactive"}, ""},            // systemd 252, unknown unit
-		{"inactive\nnot-found\n", Unit{Active: "inactive"}, ""}, // later systemd
-		{"", Unit{}, "is systemd running"},
-		{"active\nenabled\nextra\n", Unit{}, "3 lines"},
-		{"Failed to connect to bus\n", Unit{}, "one word"},
-		{"active\nEnabled!\n", Unit{}, "one word"},
-	} {
-		got, err := ParseSystemd(modules.ProbeResult{Stdout: c.out})
-		if !errMatches(err, c.err) || got != c.want {
-			t.Errorf("%q: got %+v, %v; want %+v, %q", c.out, got, err, c.want, c.err)
-		}
-	}
-}
-
 func TestParseStatus(t *testing.T) {
 	for out, want := range map[string]int{"0\n": 0, "1\n": 1, "127\n": 127} {
 		if got, err := ParseStatus(modules.ProbeResult{Stdout: out}); err != nil || got != want {
@@ -418,18 +395,6 @@ func FuzzParseAptPolicy(f *testing.F) {
 			if err != nil || n == "" || p.Candidate == "(none)" || p.Installed == "(none)" {
 				t.Errorf("inconsistent %q: %+v (%v)", n, p, err)
 			}
-		}
-	})
-}
-
-func FuzzParseSystemd(f *testing.F) {
-	f.Add("active\nenabled\n")
-	f.Add("inactive\n")
-	f.Add("\n\n")
-	f.Fuzz(func(t *testing.T, out string) {
-		u, err := ParseSystemd(modules.ProbeResult{Stdout: out})
-		if err == nil && (u.Active == "" || u.Found != (u.Enabled != "")) {
-			t.Errorf("inconsistent %+v", u)
 		}
 	})
 }

@@ -22,7 +22,7 @@ func TestProbeCommands(t *testing.T) {
 		{AptPolicyProbe([]string{"curl", "libc6:i386"}).Command,
 			`LC_ALL=C apt-cache policy curl libc6:i386`},
 		{SystemdProbe("nginx").Command,
-			`systemctl is-active nginx; systemctl is-enabled nginx`},
+			`systemctl show -p ActiveState -p NeedDaemonReload nginx; systemctl is-enabled nginx`},
 		{StatusProbe("unless", "sh -c 'id -u app'").Command,
 			"( sh -c 'id -u app'\n) </dev/null >/dev/null 2>&1; echo $?"},
 	} {

@@ -14,13 +14,18 @@ type Unit struct {
 	// printed nothing (systemd up to 252 reports the error on stderr only)
 	// or "not-found" (later versions).
 	Found bool
-	// Active is is-active's word: active, reloading, inactive, failed,
-	// activating, deactivating, maintenance, refreshing.
+	// Active is the ActiveState property, the word is-active prints:
+	// active, reloading, inactive, failed, activating, deactivating,
+	// maintenance, refreshing.
 	Active string
 	// Enabled is is-enabled's word: enabled, enabled-runtime, linked,
 	// linked-runtime, alias, masked, masked-runtime, static, indirect,
 	// disabled, generated, transient, bad; "" when not found.
 	Enabled string
+	// NeedDaemonReload is set when the unit's file or drop-ins changed on
+	// disk since systemd loaded them: systemctl start and restart would
+	// use the old definition until `systemctl daemon-reload`.
+	NeedDaemonReload bool
 }
 
 // Running reports whether the unit is up: a reload in progress is still up.
@@ -59,36 +64,68 @@ func (u Unit) CannotEnable() bool {
 	return false
 }
 
-// SystemdProbe asks whether unit is running and enabled: two lines, the
-// words of is-active and is-enabled.
+// SystemdProbe asks whether unit is running, needs a daemon-reload and is
+// enabled, with two processes: `systemctl show` prints the properties as
+// Key=value lines, is-enabled one word. is-enabled stays separate because
+// only it asks systemd-sysv-install about units generated from SysV
+// scripts, and show has no property for that.
+//
+// Output seen on Debian 12 (systemd 252) for a unit, then for a unit that
+// does not exist (show still prints its defaults and exits 0; is-enabled
+// prints its error on stderr only):
+//
+//	ActiveState=active
+//	NeedDaemonReload=no
+//	enabled
+//
+//	ActiveState=inactive
+//	NeedDaemonReload=no
 func SystemdProbe(unit string) modules.Probe {
 	q := transport.ShellQuote(unit)
 	return modules.Probe{
 		ID:      "systemd:" + unit,
-		Command: "systemctl is-active " + q + "; systemctl is-enabled " + q,
+		Command: "systemctl show -p ActiveState -p NeedDaemonReload " + q + "; systemctl is-enabled " + q,
 	}
 }
 
-// ParseSystemd parses SystemdProbe output. Both commands exit non-zero for
-// anything but active/enabled, so the exit status means nothing here.
+// ParseSystemd parses SystemdProbe output. is-enabled exits non-zero for
+// anything but enabled, so the exit status means nothing here. show
+// prints the properties in its own order, so they are read by key.
 func ParseSystemd(r modules.ProbeResult) (Unit, error) {
 	ls := lines(r.Stdout)
-	switch len(ls) {
-	case 0:
+	if len(ls) == 0 {
 		return Unit{}, fmt.Errorf("systemctl printed nothing; is systemd running on the host?")
-	case 1, 2:
-	default:
-		return Unit{}, fmt.Errorf("systemctl printed %d lines, want 2: %s", len(ls), short(r.Stdout))
 	}
-	u := Unit{Active: strings.TrimSpace(ls[0])}
-	if !isWord(u.Active) {
-		return Unit{}, fmt.Errorf("systemctl is-active printed %s, want one word", short(ls[0]))
-	}
-	if len(ls) == 2 {
-		u.Enabled = strings.TrimSpace(ls[1])
-		if !isWord(u.Enabled) {
-			return Unit{}, fmt.Errorf("systemctl is-enabled printed %s, want one word", short(ls[1]))
+	var u Unit
+	var seenReload bool
+	for i, l := range ls {
+		k, v, isProp := strings.Cut(l, "=")
+		switch {
+		case isProp && k == "ActiveState" && u.Active == "":
+			if !isWord(v) {
+				return Unit{}, fmt.Errorf("systemctl show printed ActiveState=%s, want one word", short(v))
+			}
+			u.Active = v
+		case isProp && k == "NeedDaemonReload" && !seenReload:
+			switch v {
+			case "yes":
+				u.NeedDaemonReload = true
+			case "no":
+			default:
+				return Unit{}, fmt.Errorf("systemctl show printed NeedDaemonReload=%s, want yes or no", short(v))
+			}
+			seenReload = true
+		case !isProp && i > 0 && i == len(ls)-1:
+			u.Enabled = strings.TrimSpace(l)
+			if !isWord(u.Enabled) {
+				return Unit{}, fmt.Errorf("systemctl is-enabled printed %s, want one word", short(l))
+			}
+		default:
+			return Unit{}, fmt.Errorf("systemctl printed %s, want ActiveState=, NeedDaemonReload= and the is-enabled word", short(l))
 		}
+	}
+	if u.Active == "" || !seenReload {
+		return Unit{}, fmt.Errorf("systemctl show printed no ActiveState or NeedDaemonReload (%s); is systemd running on the host?", short(r.Stdout))
 	}
 	u.Found = u.Enabled != "" && u.Enabled != "not-found"
 	if !u.Found {
