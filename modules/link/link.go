@@ -38,7 +38,10 @@ func schema() []modules.Attr {
 			Doc: "What the link points to. For a symbolic link it is stored exactly as written: an absolute " +
 				"path, or one relative to the link's directory (\"../lib/app.so.1\"); it need not exist. For a " +
 				"hard link it is the absolute path of an existing file that is not a directory or a symbolic " +
-				"link, on the same filesystem as path. Required unless state is \"absent\" for a symbolic link.",
+				"link, on the same filesystem as path; a file or template resource that later rewrites the " +
+				"target gives it a new inode (writes are atomic renames), leaving the hard link on the old " +
+				"content, so hard-link only files that are not rewritten. Required unless state is " +
+				"\"absent\" for a symbolic link.",
 			Example: `"/opt/app/current/bin/app"`},
 		{Name: "type", Type: cty.String, Default: cty.StringVal("symbolic"),
 			Doc:     "symbolic or hard.",
