@@ -8,10 +8,12 @@ import (
 	"github.com/opsrun/opsrun/modules/command"
 	"github.com/opsrun/opsrun/modules/directory"
 	"github.com/opsrun/opsrun/modules/file"
+	"github.com/opsrun/opsrun/modules/group"
 	"github.com/opsrun/opsrun/modules/link"
 	"github.com/opsrun/opsrun/modules/packages"
 	"github.com/opsrun/opsrun/modules/service"
 	"github.com/opsrun/opsrun/modules/template"
+	"github.com/opsrun/opsrun/modules/user"
 )
 
 // Builtin returns a registry of every built-in resource type. Each call
@@ -22,10 +24,12 @@ func Builtin() modules.Registry {
 		command.Type(),
 		directory.Type(),
 		file.Type(),
+		group.Type(),
 		link.Type(),
 		packages.Type(),
 		service.Type(),
 		template.Type(),
+		user.Type(),
 	} {
 		r[t.Name] = t
 	}
