@@ -50,9 +50,9 @@ type runState int
 const (
 	stopped runState = iota
 	running
-	// transitional: starting or stopping (systemd activating,
-	// deactivating; OpenRC starting, stopping, inactive). Neither running
-	// nor stopped: start or stop acts on it.
+	// transitional: systemd's activating, deactivating, maintenance.
+	// Neither running nor stopped: systemctl start or stop waits for the
+	// pending job, then acts.
 	transitional
 	// crashed: OpenRC marks it started but its daemon died. start would
 	// do nothing, so it is restarted.

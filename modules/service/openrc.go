@@ -29,15 +29,18 @@ func (openrc) read(res *resource, f modules.Facts) (observed, error) {
 		enabled:   len(s.Runlevels) > 0,
 		runlevels: s.Runlevels,
 	}
+	// OpenRC refuses to start a service again while it is starting or
+	// inactive (started, waiting for something, as network interfaces
+	// do), and to stop it while it is stopping: rc-service exits 1 with
+	// "WARNING: ... is already starting" (openrc-run.c, svc_start_check).
+	// So those count as done; a crashed one is restarted.
 	switch s.Status {
-	case "started":
+	case "started", "starting", "inactive":
 		o.run = running
-	case "stopped", "":
+	case "stopped", "stopping", "":
 		o.run = stopped
-	case "crashed", "unsupervised":
+	default: // crashed, unsupervised
 		o.run = crashed
-	default: // starting, stopping, inactive
-		o.run = transitional
 	}
 	return o, nil
 }
