@@ -5,12 +5,15 @@ import (
 	"slices"
 
 	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/blockinfile"
 	"github.com/opsrun/opsrun/modules/command"
 	"github.com/opsrun/opsrun/modules/directory"
 	"github.com/opsrun/opsrun/modules/file"
 	"github.com/opsrun/opsrun/modules/group"
+	"github.com/opsrun/opsrun/modules/line"
 	"github.com/opsrun/opsrun/modules/link"
 	"github.com/opsrun/opsrun/modules/packages"
+	"github.com/opsrun/opsrun/modules/script"
 	"github.com/opsrun/opsrun/modules/service"
 	"github.com/opsrun/opsrun/modules/template"
 	"github.com/opsrun/opsrun/modules/user"
@@ -21,12 +24,15 @@ import (
 func Builtin() modules.Registry {
 	r := registry{}
 	for _, t := range []*modules.Type{
+		blockinfile.Type(),
 		command.Type(),
 		directory.Type(),
 		file.Type(),
 		group.Type(),
+		line.Type(),
 		link.Type(),
 		packages.Type(),
+		script.Type(),
 		service.Type(),
 		template.Type(),
 		user.Type(),
