@@ -116,7 +116,7 @@ func ParseOpenRC(service string, r modules.ProbeResult) (OpenRC, error) {
 	}
 	for _, l := range ls[end+1:] {
 		name, levels, ok := strings.Cut(l, "|")
-		if !ok {
+		if !ok || strings.Contains(levels, "|") {
 			return OpenRC{}, fmt.Errorf("rc-update show printed %s, want \"service | runlevels\"", short(l))
 		}
 		if strings.TrimSpace(name) != service {

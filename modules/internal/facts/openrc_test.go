@@ -94,6 +94,7 @@ func TestParseOpenRC(t *testing.T) {
 		{"nginx", " * status: started\n", OpenRC{}, "want the status"},
 		{"nginx", marker + "x\n", OpenRC{}, "want an exit status"},
 		{"nginx", marker + "0\nnginx default\n", OpenRC{}, `want "service | runlevels"`},
+		{"0", marker + "0\n0 |000|00000000", OpenRC{}, `want "service | runlevels"`}, // found by fuzzing
 	} {
 		got, err := ParseOpenRC(c.name, modules.ProbeResult{Stdout: c.out})
 		if !errMatches(err, c.err) || !reflect.DeepEqual(got, c.want) {
