@@ -111,7 +111,7 @@ func ReadFile(r *attr.Reader) File {
 	if modeSet {
 		f.Meta.Mode = mode
 	}
-	if !f.Create {
+	if !f.Create && r.Value("create").IsKnown() {
 		for _, n := range []string{"mode", "owner", "group"} {
 			if !r.Value(n).IsNull() {
 				r.Errorf(n, "applies only to a file this resource creates: set create = true, or manage an existing file's %s with a file resource", n)
