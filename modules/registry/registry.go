@@ -7,6 +7,7 @@ import (
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/blockinfile"
 	"github.com/opsrun/opsrun/modules/command"
+	"github.com/opsrun/opsrun/modules/cron"
 	"github.com/opsrun/opsrun/modules/directory"
 	"github.com/opsrun/opsrun/modules/file"
 	"github.com/opsrun/opsrun/modules/group"
@@ -15,6 +16,7 @@ import (
 	"github.com/opsrun/opsrun/modules/packages"
 	"github.com/opsrun/opsrun/modules/script"
 	"github.com/opsrun/opsrun/modules/service"
+	"github.com/opsrun/opsrun/modules/sysctl"
 	"github.com/opsrun/opsrun/modules/template"
 	"github.com/opsrun/opsrun/modules/user"
 )
@@ -26,6 +28,7 @@ func Builtin() modules.Registry {
 	for _, t := range []*modules.Type{
 		blockinfile.Type(),
 		command.Type(),
+		cron.Type(),
 		directory.Type(),
 		file.Type(),
 		group.Type(),
@@ -34,6 +37,7 @@ func Builtin() modules.Registry {
 		packages.Type(),
 		script.Type(),
 		service.Type(),
+		sysctl.Type(),
 		template.Type(),
 		user.Type(),
 	} {
