@@ -45,7 +45,7 @@ func Type() *modules.Type {
 			"private file under /run (mode 0700, owned by root or by user), run by interpreter with args, " +
 			"and removed in the same action whatever its exit status. Like command, a script cannot know " +
 			"whether the host is already right, so it runs (and reports a change) on every run unless " +
-			"guarded: creates skips it when a path exists, unless when a check exits 0, only_if when a " +
+			"guarded: creates skips it when a path exists, unless when a check exits 0, onlyif when a " +
 			"check fails. With run = \"on_notify\" it is a handler and runs only when another resource's " +
 			"change notifies it. Needs become (the default): /run is root's.",
 		Attrs: schema(),

@@ -107,7 +107,7 @@ func TestLocalUser(t *testing.T) {
 	acts := fixture.Converge(t, fixture.New(t, script.Type(), map[string]any{
 		"content": "id -un > " + out + "\n",
 		"user":    "nobody",
-		"only_if": "test \"$(id -un)\" = nobody",
+		"onlyif":  "test \"$(id -un)\" = nobody",
 		"creates": out,
 	}, dir))
 	if len(acts) != 1 || acts[0].Upload.Owner != "nobody" || acts[0].Upload.Mode.Perm() != 0o700 {

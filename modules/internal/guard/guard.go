@@ -1,6 +1,6 @@
 // Package guard is what the resource types that run something on the host
 // (command, script) share: the guards that skip the run (creates, unless,
-// only_if), the context it runs in (cwd, environment, user), when it runs
+// onlyif), the context it runs in (cwd, environment, user), when it runs
 // (always, or only when notified), and the host command that wraps a run
 // or a guard in that context. One implementation keeps the quoting, the
 // probes and the wording the same for every such type.
@@ -21,11 +21,11 @@ import (
 )
 
 // Attrs are the guard and context attributes, worded for noun ("command",
-// "script"). withOnlyIf adds only_if beside unless.
+// "script"). withOnlyIf adds onlyif beside unless.
 func Attrs(noun string, withOnlyIf bool) []modules.Attr {
 	checks := "its unless check"
 	if withOnlyIf {
-		checks = "its unless and only_if checks"
+		checks = "its unless and onlyif checks"
 	}
 	as := []modules.Attr{
 		{Name: "creates", Type: cty.String,
@@ -39,10 +39,12 @@ func Attrs(noun string, withOnlyIf bool) []modules.Attr {
 			Example: `"test -x /usr/local/bin/tool"`},
 	}
 	if withOnlyIf {
-		as = append(as, modules.Attr{Name: "only_if", Type: cty.String,
+		as = append(as, modules.Attr{Name: "onlyif", Type: cty.String,
 			Doc: "A check command: unless it exits 0 the " + noun + " is skipped (the opposite of unless; with " +
-				"both, the " + noun + " runs only when unless fails and only_if succeeds). It runs like unless: " +
-				"same cwd, user and environment, in the probe round, so it must have no side effects.",
+				"both, the " + noun + " runs only when unless fails and onlyif succeeds). It runs like unless: " +
+				"on the host, with the same cwd, user and environment, in the probe round, so it must have no " +
+				"side effects. Named as in Puppet's exec; not the only_if argument every resource has, which " +
+				"is a condition evaluated on the controller.",
 			Example: `"grep -q '^legacy' /etc/app/mode"`})
 	}
 	return append(as,
@@ -71,7 +73,7 @@ func RunAttr() modules.Attr {
 
 // names are the attributes Read reads; a sensitive value in any of them
 // makes the guards' probes and the run's command sensitive.
-var names = []string{"creates", "unless", "only_if", "cwd", "environment", "user"}
+var names = []string{"creates", "unless", "onlyif", "cwd", "environment", "user"}
 
 // envNameRE is a POSIX shell variable name: env(1) would treat anything
 // else as the command to run.
@@ -92,7 +94,7 @@ type Guards struct {
 	Hidden bool
 }
 
-// Read reads the guard and context attributes (only_if only when the
+// Read reads the guard and context attributes (onlyif only when the
 // schema declares it; undeclared attributes read as null) and records
 // errors on r.
 func Read(r *attr.Reader) Guards {
@@ -104,7 +106,7 @@ func Read(r *attr.Reader) Guards {
 		OnNotify: r.OneOf("run", "always", "on_notify") == "on_notify",
 	}
 	g.Unless, _ = r.String("unless")
-	g.OnlyIf, _ = r.String("only_if")
+	g.OnlyIf, _ = r.String("onlyif")
 	keys := make([]string, 0, len(g.Env))
 	for k := range g.Env {
 		keys = append(keys, k)
@@ -158,7 +160,7 @@ func (g *Guards) check(kind, cmd string) modules.Probe {
 }
 
 // Probes asks for the guards' facts: whether creates exists, and the exit
-// status of unless and only_if.
+// status of unless and onlyif.
 func (g *Guards) Probes() []modules.Probe {
 	var ps []modules.Probe
 	if g.Creates != "" {
@@ -168,13 +170,13 @@ func (g *Guards) Probes() []modules.Probe {
 		ps = append(ps, g.check("unless", g.Unless))
 	}
 	if g.OnlyIf != "" {
-		ps = append(ps, g.check("only_if", g.OnlyIf))
+		ps = append(ps, g.check("onlyif", g.OnlyIf))
 	}
 	return ps
 }
 
 // Skip reports whether a guard says not to run: creates exists, unless
-// exits 0, or only_if exits non-zero.
+// exits 0, or onlyif exits non-zero.
 func (g *Guards) Skip(f modules.Facts) (bool, error) {
 	if g.Creates != "" {
 		r, err := facts.Get(f, facts.StatProbe(g.Creates))
@@ -192,7 +194,7 @@ func (g *Guards) Skip(f modules.Facts) (bool, error) {
 	for _, c := range []struct {
 		kind, cmd string
 		skipOK    bool // skip when the check exits 0
-	}{{"unless", g.Unless, true}, {"only_if", g.OnlyIf, false}} {
+	}{{"unless", g.Unless, true}, {"onlyif", g.OnlyIf, false}} {
 		if c.cmd == "" {
 			continue
 		}
