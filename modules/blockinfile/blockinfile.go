@@ -40,7 +40,7 @@ func schema() []modules.Attr {
 		{Name: "block", Type: cty.String,
 			Doc: "The lines to keep between the markers; a final newline is added when missing. Required when " +
 				"state is present. An empty block removes the block and its markers, as state absent does.",
-			Example: "<<-EOT\n  Match User backup\n    ForceCommand internal-sftp\n  EOT\n"},
+			Example: `"Match User backup\n  ForceCommand internal-sftp\n"`},
 		{Name: "marker", Type: cty.String, Default: cty.StringVal(DefaultMarker),
 			Doc: "The marker line: {mark} becomes BEGIN and END for the two markers, {name} the resource's " +
 				"name. It must contain {mark}, and should be a comment in the file's syntax. Changing it " +

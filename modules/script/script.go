@@ -62,7 +62,7 @@ func schema() []modules.Attr {
 			Example: `"scripts/bootstrap.sh"`},
 		{Name: "content", Type: cty.String,
 			Doc:     "The script's text, inline (a heredoc, or templatefile()). Mutually exclusive with source.",
-			Example: "<<-EOT\n  set -eu\n  ./configure --prefix=/usr/local\n  make install\n  EOT\n"},
+			Example: `"set -eu\n./configure --prefix=/usr/local\nmake install\n"`},
 		{Name: "interpreter", Type: cty.String, Default: cty.StringVal("/bin/sh"),
 			Doc: "The program that runs the script, with options, separated by spaces (no shell quoting): " +
 				"the script's path and args follow. A shebang line in the script is not used.",
