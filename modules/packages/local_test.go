@@ -80,3 +80,70 @@ func TestUpdateSnippet(t *testing.T) {
 		t.Error("without a run ID every missing candidate refreshes")
 	}
 }
+
+// TestRefreshIfNeeded runs the refresh decision of dnf, yum, apk and
+// zypper with the need condition and the refresh replaced by stand-ins and
+// the marker in a temporary directory: it refreshes only when needed, at
+// most once per run ID, and every time without a run ID.
+func TestRefreshIfNeeded(t *testing.T) {
+	dir := t.TempDir()
+	run := func(runID, need string) bool {
+		t.Helper()
+		s := refreshIfNeeded(runID, "dnf", need, "echo REFRESHED")
+		s = strings.ReplaceAll(s, "/run/opsrun-", dir+"/opsrun-")
+		out, err := exec.Command("sh", "-c", s).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		return strings.Contains(string(out), "REFRESHED")
+	}
+	if run("r1", "false") {
+		t.Error("refreshed without need")
+	}
+	if !run("r1", "true") {
+		t.Error("did not refresh when needed")
+	}
+	if run("r1", "true") {
+		t.Error("refreshed twice in one run")
+	}
+	if !run("r/2", "[ 1 -lt 2 ]") {
+		t.Error("a new run did not refresh")
+	}
+	if !run("", "true") || !run("", "true") {
+		t.Error("without a run ID every need refreshes")
+	}
+	if s := refreshIfNeeded("a b'c", "apk", "true", "x"); !strings.Contains(s, "/run/opsrun-apk-refreshed-a_b_c ") {
+		t.Errorf("run ID not sanitized: %s", s)
+	}
+}
+
+// TestCommandsParse checks every manager's commands are valid POSIX sh
+// for dash and, where installed, busybox ash (Alpine's sh).
+func TestCommandsParse(t *testing.T) {
+	shells := [][]string{{"sh"}}
+	if _, err := exec.LookPath("busybox"); err == nil {
+		shells = append(shells, []string{"busybox", "sh"})
+	}
+	h := fixture.DefaultHost()
+	for _, mgr := range providers {
+		m := managerFor(mgr)
+		for _, res := range []*resource{
+			{names: []string{"curl", "nginx"}, state: "present"},
+			{names: []string{"curl", "nginx"}, state: "latest"},
+			{names: []string{"nginx"}, state: "present", version: "1.22.1-9"},
+		} {
+			items := []item{{name: "curl", from: "1.0-1", to: "1.1-1"}, {name: "nginx"}}
+			if res.version != "" {
+				items = []item{{name: "nginx", from: "1.24.0-2", to: res.version}}
+			}
+			for _, cmd := range []string{m.install(h, res, items), m.remove(res.names)} {
+				for _, sh := range shells {
+					out, err := exec.Command(sh[0], append(sh[1:], "-n", "-c", cmd)...).CombinedOutput()
+					if err != nil {
+						t.Errorf("%s, %s: %v: %s\n%s", mgr, sh, err, out, cmd)
+					}
+				}
+			}
+		}
+	}
+}

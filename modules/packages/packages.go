@@ -1,12 +1,13 @@
 // Package packages is the `package` resource type: system packages
 // installed (at a version, or the newest) or removed, through the host's
-// package manager. This issue supports apt.
+// package manager: apt, dnf, yum, apk or zypper.
 package packages
 
 import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -14,81 +15,123 @@ import (
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
-	"github.com/opsrun/opsrun/modules/internal/facts"
 )
 
 // Type is the `package` resource type.
 func Type() *modules.Type {
 	return &modules.Type{
 		Name: "package",
-		Doc: "System packages, installed or removed with the host's package manager (apt for now). " +
-			"All packages of one resource that need installing go in one apt-get call. The package " +
-			"index is refreshed (apt-get update) at most once per run on a host, and only when a package " +
-			"to install has no install candidate or the index was never downloaded. Recommended packages " +
-			"are not installed, and changed configuration files are kept.",
+		Doc: "System packages, installed, upgraded or removed with the host's package manager. " +
+			"That is apt (Debian, Ubuntu), dnf (RHEL 8 and later, Rocky, Alma, Fedora), yum (CentOS 7), apk " +
+			"(Alpine) or zypper (openSUSE, SLES), chosen from the host's pkg_mgr fact unless provider is set. " +
+			"All packages of one resource that need installing go in one package-manager call, and so do " +
+			"those to remove. The package index is refreshed (apt-get update, dnf or yum makecache, apk " +
+			"update, zypper refresh) at most once per run on a host, and only when a package to install is " +
+			"missing from it or it was never downloaded; what state = \"latest\" upgrades to is read from " +
+			"the index as it is. Recommended (weak) dependencies are not installed (apt, dnf, zypper), and " +
+			"apt keeps changed configuration files.",
 		Attrs: schema(),
 		New:   New,
 	}
 }
 
+// providers are the package managers the resource drives, in the order
+// errors list them.
+var providers = []string{"apt", "dnf", "yum", "apk", "zypper"}
+
 func schema() []modules.Attr {
 	return []modules.Attr{
 		{Name: "name", Type: cty.DynamicPseudoType, Required: true,
-			Doc: "A package name, or a list of them. An architecture may be given as " +
-				"\"name:arch\" (\"libc6:i386\").",
+			Doc: "A package name, or a list of them: the package's own name, as the package manager " +
+				"lists installed packages (not a virtual package, a file or a capability). apt takes an " +
+				"architecture as \"name:arch\" (\"libc6:i386\"); rpm-based names are given without one.",
 			Example: `["nginx", "curl"]`},
 		{Name: "version", Type: cty.String,
-			Doc: "Exact version to install (as apt-cache policy shows it, epoch included: \"1:2.3-1\"). " +
-				"Only with a single name; downgrades are allowed. Null installs whatever is the candidate " +
-				"and leaves an installed package at its version.",
+			Doc: "Exact version to install, only with a single name; downgrades are allowed. As the " +
+				"package manager prints it: apt \"1:2.3-1\" (epoch included, as apt-cache policy shows it); " +
+				"dnf, yum and zypper \"[epoch:]version[-release]\" (\"1.20.1\" accepts any release of " +
+				"1.20.1, yum ignores the epoch); apk \"version-rN\" (\"8.5.0-r0\"; apk keeps the package at " +
+				"that version in /etc/apk/world). Null installs whatever the index offers and leaves an " +
+				"installed package at its version.",
 			Example: `"1.22.1-9"`},
 		{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
-			Doc: "present: installed (at version when given). latest: installed and upgraded to the " +
-				"candidate version of the host's package index as it is; the index is not refreshed just " +
-				"for this. absent: removed (apt-get remove: configuration files stay).",
+			Doc: "present: installed (at version when given). latest: installed and upgraded to the newest " +
+				"version the host's package index offers as it is; the index is not refreshed just for this. " +
+				"absent: removed (apt-get remove keeps configuration files; dnf, yum and zypper also remove " +
+				"the packages that depend on them; apk del keeps a package that another one needs).",
 			Example: `"latest"`},
+		{Name: "provider", Type: cty.String,
+			Doc: "Package manager to use: apt, dnf, yum, apk or zypper. Null uses the host's (the pkg_mgr " +
+				"fact); set it on a host whose manager was not recognised, or to use dnf where yum is found first.",
+			Example: `"dnf"`},
 	}
 }
 
-// Debian package names are lowercase letters, digits and + - . (policy
-// 5.6.1), optionally with an architecture; versions are [epoch:]upstream
-// [-revision]. Checked so that no name can be read as an option.
+// What New accepts before it knows the package manager: the union of the
+// families' rules, none of which lets a name or a version start with "-"
+// (read as an option). Plan checks the chosen manager's own rule.
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
-	versionRE = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~:_-]*$`)
+	anyNameRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*(:[a-z0-9-]+)?$`)
+	anyVersionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+~^:_-]*$`)
 )
 
 // resource is a package set configured for one host.
 type resource struct {
-	names   []string // sorted, unique
-	version string
-	state   string
+	names       []string // sorted, unique
+	version     string
+	state       string
+	provider    string // "" chooses from the host's facts
+	hideVersion bool   // version came from a sensitive variable
 }
 
 // New validates c and builds a package resource.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
-	res := &resource{state: r.OneOf("state", "present", "absent", "latest")}
+	res := &resource{
+		state:       r.OneOf("state", "present", "absent", "latest"),
+		provider:    r.OneOf("provider", providers...),
+		hideVersion: r.Sensitive("version"),
+	}
+	var m manager
+	if res.provider != "" {
+		m = managerFor(res.provider)
+	}
 	v := r.Value("name")
-	if v.IsNull() {
+	switch {
+	case v.IsNull():
 		r.Errorf("name", "is required")
-	} else if v.IsWhollyKnown() {
+	case r.Sensitive("name"):
+		// Names are in probe IDs, summaries and errors: every plan.
+		r.Errorf("name", "must not come from a sensitive variable")
+	case v.IsWhollyKnown():
 		names := r.Strings("name")
 		if len(names) == 0 && r.Err() == nil {
 			r.Errorf("name", "lists no package")
 		}
 		for _, n := range names {
-			if !nameRE.MatchString(n) {
-				r.Errorf("name", "%q is not a package name (lowercase letters, digits, + - ., optionally :arch)", n)
+			switch {
+			case m != nil:
+				if why := m.checkName(n); why != "" {
+					r.Errorf("name", "%q %s", n, why)
+				}
+			case !anyNameRE.MatchString(n):
+				r.Errorf("name", "%q is not a package name (letters, digits, + - . _, for apt optionally :arch)", n)
 			}
 		}
 		slices.Sort(names)
 		res.names = slices.Compact(names)
 	}
 	if ver, set := r.String("version"); set {
+		why := ""
 		switch {
-		case !versionRE.MatchString(ver):
-			r.Errorf("version", "%q is not a package version like \"1.22.1-9\" or \"1:2.3-1\"", ver)
+		case m != nil:
+			why = m.checkVersion(ver)
+		case !anyVersionRE.MatchString(ver):
+			why = "is not a package version like \"1.22.1-9\", \"1:2.3-1\" or \"8.5.0-r0\""
+		}
+		switch {
+		case why != "":
+			r.Errorf("version", "%s %s", r.Quote("version", ver), why)
 		case res.state == "latest":
 			r.Errorf("version", "cannot be combined with state = \"latest\"")
 		case len(res.names) > 1:
@@ -103,92 +146,146 @@ func New(c modules.Config) (modules.Resource, error) {
 	return res, nil
 }
 
-// Probes asks dpkg for the packages' status, and for latest apt for their
-// candidate versions. Other package managers are refused in Plan.
-func (res *resource) Probes(h *modules.Host) []modules.Probe {
-	if h.PkgMgr != "apt" {
-		return nil
-	}
-	ps := []modules.Probe{facts.DpkgProbe(res.names)}
-	if res.state == "latest" {
-		ps = append(ps, facts.AptPolicyProbe(res.names))
-	}
-	return ps
+// manager is one package manager: its naming rules, the facts it needs
+// and the commands that change the host.
+type manager interface {
+	// checkName and checkVersion are "" for a name or version the
+	// manager accepts, else what is wrong with it, to follow the quoted
+	// value ("is not a package name (...)").
+	checkName(n string) string
+	checkVersion(v string) string
+	// probes are the facts read needs.
+	probes(res *resource) []modules.Probe
+	// read returns what is installed of each of res.names and, for
+	// state = "latest", the newer versions the index offers.
+	read(res *resource, f modules.Facts) (*hostState, error)
+	// remove is the command that removes names (all installed).
+	remove(names []string) string
+	// install is the command that makes items true.
+	install(h *modules.Host, res *resource, items []item) string
 }
 
-// Plan installs, upgrades or removes what differs, in one apt-get call.
+// hostState is what a manager read from its facts, by the names of the
+// resource.
+type hostState struct {
+	// installed is the installed version of each installed name (the
+	// newest, when several instances are installed).
+	installed map[string]string
+	// pinned reports whether name has an installed instance at version
+	// (several may be installed: kernels, multilib).
+	pinned func(name, version string) bool
+	// newer is the version state = "latest" upgrades name to, for names
+	// whose index offers a newer one than installed.
+	newer map[string]string
+}
+
+// item is one package to install or change.
+type item struct {
+	name string
+	from string // installed version; "" when not installed
+	to   string // version to install: pinned or newer; "" for what the index offers
+}
+
+func managerFor(name string) manager {
+	switch name {
+	case "apt":
+		return apt{}
+	case "dnf":
+		return dnf{}
+	case "yum":
+		return yum{}
+	case "apk":
+		return apk{}
+	case "zypper":
+		return zypper{}
+	}
+	return nil
+}
+
+// manager is the package manager of res on h, forced or from the facts,
+// with the names and version checked against its rules.
+func (res *resource) manager(h *modules.Host) (manager, error) {
+	name := res.provider
+	if name == "" {
+		name = h.PkgMgr
+	}
+	m := managerFor(name)
+	if m == nil {
+		if name == "" || name == "unknown" {
+			return nil, fmt.Errorf("the host's package manager was not recognised (none of %s was found): "+
+				"set provider to the one it has", strings.Join(providers, ", "))
+		}
+		return nil, fmt.Errorf("the host's package manager %q is not supported: set provider to one of %s",
+			name, strings.Join(providers, ", "))
+	}
+	for _, n := range res.names {
+		if why := m.checkName(n); why != "" {
+			return nil, &modules.AttrError{Attr: "name", Msg: fmt.Sprintf("%q %s", n, why)}
+		}
+	}
+	if res.version != "" {
+		if why := m.checkVersion(res.version); why != "" {
+			return nil, &modules.AttrError{Attr: "version", Msg: res.quoteVersion() + " " + why}
+		}
+	}
+	return m, nil
+}
+
+// Probes are the facts of the host's package manager: the installed
+// versions of the names and, for latest, the newer versions the index
+// offers. None when the manager is unknown or refuses a name: Plan says so.
+func (res *resource) Probes(h *modules.Host) []modules.Probe {
+	m, err := res.manager(h)
+	if err != nil {
+		return nil
+	}
+	return m.probes(res)
+}
+
+// Plan installs, upgrades or removes what differs, in one call of the
+// package manager.
 func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	if h.PkgMgr != "apt" {
-		return nil, fmt.Errorf("package manager %s is not supported yet (only apt is)", orUnknown(h.PkgMgr))
-	}
-	r, err := facts.Get(f, facts.DpkgProbe(res.names))
+	m, err := res.manager(h)
 	if err != nil {
 		return nil, err
 	}
-	installed, err := facts.ParseDpkg(r)
+	st, err := m.read(res, f)
 	if err != nil {
 		return nil, err
-	}
-	lookup := func(name string) (facts.DpkgPackage, bool) {
-		base, _, _ := strings.Cut(name, ":") // dpkg prints names without :arch
-		p, ok := installed[base]
-		return p, ok && p.Installed()
 	}
 	if res.state == "absent" {
 		var remove []string
 		for _, n := range res.names {
-			if _, ok := lookup(n); ok {
+			if _, ok := st.installed[n]; ok {
 				remove = append(remove, n)
 			}
 		}
 		if len(remove) == 0 {
 			return nil, nil
 		}
-		return []modules.Action{{
-			Summary: "remove " + strings.Join(remove, ", "),
-			Command: "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q " + lockTimeout + " " + transport.ShellJoin(remove...),
-		}}, nil
+		return []modules.Action{{Summary: "remove " + strings.Join(remove, ", "), Command: m.remove(remove)}}, nil
 	}
-	var policy map[string]facts.AptPolicy
-	if res.state == "latest" {
-		r, err := facts.Get(f, facts.AptPolicyProbe(res.names))
-		if err != nil {
-			return nil, err
-		}
-		if policy, err = facts.ParseAptPolicy(r); err != nil {
-			return nil, err
-		}
-	}
-	// args go to apt-get; want are their names, for the candidate check.
-	var args, want, installs, upgrades []string
+	var items []item
+	var installs, upgrades []string
 	for _, n := range res.names {
-		p, ok := lookup(n)
+		from, ok := st.installed[n]
 		switch {
 		case !ok && res.version != "":
-			args = append(args, n+"="+res.version)
-			installs = append(installs, n+" "+res.version)
+			items = append(items, item{name: n, to: res.version})
+			installs = append(installs, n+" "+res.shownVersion())
 		case !ok:
-			args = append(args, n)
+			items = append(items, item{name: n})
 			installs = append(installs, n)
-		case res.version != "" && p.Version != res.version:
-			args = append(args, n+"="+res.version)
-			upgrades = append(upgrades, fmt.Sprintf("%s %s → %s", n, p.Version, res.version))
-		case res.state == "latest":
-			// A package without a candidate (dropped from the archive) or
-			// missing from the output stays as it is.
-			c := candidate(policy, n)
-			if c != "" && c != p.Version {
-				args = append(args, n)
-				upgrades = append(upgrades, fmt.Sprintf("%s %s → %s", n, p.Version, c))
-			}
+		case res.version != "" && !st.pinned(n, res.version):
+			items = append(items, item{name: n, from: from, to: res.version})
+			upgrades = append(upgrades, fmt.Sprintf("%s %s → %s", n, from, res.shownVersion()))
+		case res.state == "latest" && st.newer[n] != "":
+			items = append(items, item{name: n, from: from, to: st.newer[n]})
+			upgrades = append(upgrades, fmt.Sprintf("%s %s → %s", n, from, st.newer[n]))
 		}
 	}
-	if len(args) == 0 {
+	if len(items) == 0 {
 		return nil, nil
-	}
-	for _, a := range args {
-		n, _, _ := strings.Cut(a, "=")
-		want = append(want, n)
 	}
 	var summary []string
 	if len(installs) > 0 {
@@ -201,38 +298,29 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 		}
 		summary = append(summary, verb+strings.Join(upgrades, ", "))
 	}
-	install := "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends " +
-		"-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + lockTimeout + " "
-	if res.version != "" {
-		// The user pinned this version: going back to it is intended.
-		install += "--allow-downgrades "
-	}
-	return []modules.Action{{
-		Summary: strings.Join(summary, "; "),
-		Command: updateIfNeeded(h.RunID, want) + " && " + install + transport.ShellJoin(args...),
-	}}, nil
+	return []modules.Action{{Summary: strings.Join(summary, "; "), Command: m.install(h, res, items),
+		Sensitive: res.hideVersion}}, nil
 }
 
-// lockTimeout makes apt wait for the dpkg lock instead of failing at once:
-// on a freshly booted host apt-daily and unattended-upgrades hold it for a
-// while.
-const lockTimeout = "-o DPkg::Lock::Timeout=300"
-
-// updateIfNeeded is the shell snippet that runs apt-get update before an
-// install, only when it can help and at most once per run: when the index
-// was never downloaded (minimal images ship without lists) or some package
-// has no install candidate, and when this run has not updated already (a
-// marker under /run, which a reboot clears). Without a run ID there is no
-// marker, so the index is refreshed whenever a candidate is missing.
-func updateIfNeeded(runID string, names []string) string {
-	need := "{ ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || " +
-		"[ \"$(LC_ALL=C apt-cache policy " + transport.ShellJoin(names...) + " 2>/dev/null | grep -c '^  Candidate: [^(]')\" -lt " +
-		fmt.Sprint(len(names)) + " ]; }"
-	if runID == "" {
-		return "if " + need + "; then apt-get update -q; fi"
+// shownVersion is the pinned version for a summary.
+func (res *resource) shownVersion() string {
+	if res.hideVersion {
+		return "(sensitive version)"
 	}
-	m := transport.ShellQuote("/run/opsrun-apt-updated-" + sanitize(runID))
-	return "if [ ! -e " + m + " ] && " + need + "; then apt-get update -q && touch " + m + "; fi"
+	return res.version
+}
+
+// refreshIfNeeded is the shell snippet that refreshes a package index
+// before an install, only when need (a shell condition) says it can help
+// and at most once per run: a marker under /run, which a reboot clears,
+// records that this run refreshed. Without a run ID there is no marker,
+// and the index is refreshed whenever need holds.
+func refreshIfNeeded(runID, mgr, need, refresh string) string {
+	if runID == "" {
+		return "if " + need + "; then " + refresh + "; fi"
+	}
+	m := transport.ShellQuote("/run/opsrun-" + mgr + "-refreshed-" + sanitize(runID))
+	return "if [ ! -e " + m + " ] && " + need + "; then " + refresh + " && touch " + m + "; fi"
 }
 
 // sanitize keeps a run ID usable as a file name.
@@ -245,18 +333,17 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// candidate is apt's candidate version of name; "" when none is known.
-func candidate(policy map[string]facts.AptPolicy, name string) string {
-	if p, ok := policy[name]; ok {
-		return p.Candidate
+// quoteVersion is the pinned version for a message, hidden when it came
+// from a sensitive variable.
+func (res *resource) quoteVersion() string {
+	if res.hideVersion {
+		return "(sensitive value)"
 	}
-	base, _, _ := strings.Cut(name, ":")
-	return policy[base].Candidate
+	return strconv.Quote(res.version)
 }
 
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+// exact is the pinned-version test of managers whose installed version
+// is one string compared whole (apt, apk).
+func exact(installed map[string]string) func(name, version string) bool {
+	return func(name, version string) bool { return installed[name] == version }
 }
