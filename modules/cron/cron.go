@@ -85,7 +85,10 @@ type resource struct {
 	env      map[string]string
 	disabled bool
 	state    string
-	hidden   bool // the command or a variable comes from a sensitive variable
+	// hidden is set when any of the entry's text comes from a sensitive
+	// variable: the crontab's diff is not shown. hideName and hideUser
+	// keep the name and the user out of summaries and errors too.
+	hidden, hideName, hideUser bool
 }
 
 // New validates c and builds a cron resource.
@@ -97,13 +100,9 @@ func New(c modules.Config) (modules.Resource, error) {
 		env:   r.StringMap("environment"),
 	}
 	res.disabled, _ = r.Bool("disabled")
-	res.hidden = c.Sensitive["command"] || c.Sensitive["environment"] || c.Sensitive["schedule"]
-	// The name and the user are in every summary and in the crontab's
-	// marker; hiding them would leave a plan nobody can read.
-	for _, a := range []string{"name", "user"} {
-		if c.Sensitive[a] {
-			r.Errorf(a, "must not come from a sensitive variable: it is shown in every plan")
-		}
+	res.hideName, res.hideUser = c.Sensitive["name"], c.Sensitive["user"]
+	for _, a := range []string{"command", "environment", "schedule", "name", "user"} {
+		res.hidden = res.hidden || c.Sensitive[a]
 	}
 	if n, set := r.String("name"); set {
 		res.name = n
@@ -114,12 +113,12 @@ func New(c modules.Config) (modules.Resource, error) {
 	case res.name == "" && r.Value("name").IsKnown():
 		r.Errorf("name", "must not be empty")
 	case strings.ContainsAny(res.name, "\n\r"):
-		r.Errorf("name", "%q must be one line: it is written in a comment line", res.name)
+		r.Errorf("name", "%s must be one line: it is written in a comment line", r.Quote("name", res.name))
 	case res.name != strings.TrimSpace(res.name):
-		r.Errorf("name", "%q must not start or end with white space", res.name)
+		r.Errorf("name", "%s must not start or end with white space", r.Quote("name", res.name))
 	}
 	if res.user != "" && strings.Trim(res.user, "0123456789") == "" {
-		r.Errorf("user", "%q is a uid: crontab -u takes a user name", res.user)
+		r.Errorf("user", "%s is a uid: crontab -u takes a user name", r.Quote("user", res.user))
 	}
 	if s, set := r.String("schedule"); set {
 		norm, err := parseSchedule(s)
@@ -183,14 +182,37 @@ func (res *resource) block() []string {
 	return append(b, entry)
 }
 
+// probe lists the user's crontab; the command holds the user's name.
+func (res *resource) probe() modules.Probe {
+	p := facts.CrontabProbe(res.user)
+	p.Sensitive = res.hideUser
+	return p
+}
+
 // Probes lists the user's crontab.
 func (res *resource) Probes(*modules.Host) []modules.Probe {
-	return []modules.Probe{facts.CrontabProbe(res.user)}
+	return []modules.Probe{res.probe()}
+}
+
+// entry names the entry in summaries: `cron entry "backup"`.
+func (res *resource) entry() string {
+	if res.hideName {
+		return "cron entry (sensitive name)"
+	}
+	return fmt.Sprintf("cron entry %q", res.name)
+}
+
+// crontab names the crontab in summaries and diffs: "opsrun's crontab".
+func (res *resource) crontab() string {
+	if res.hideUser {
+		return "the crontab of a user (sensitive name)"
+	}
+	return res.user + "'s crontab"
 }
 
 // Plan rewrites the crontab when the entry differs from the declaration.
 func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	r, err := facts.Get(f, facts.CrontabProbe(res.user))
+	r, err := facts.Get(f, res.probe())
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +220,13 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	switch {
 	case errors.Is(err, facts.ErrNoCrontab):
 		return nil, fmt.Errorf("%w (%s): %w", err, installHint(h.OSFamily), modules.ErrMissingOnHost)
+	case errors.Is(err, facts.ErrUnknownUser) && res.hideUser:
+		return nil, fmt.Errorf("crontab: the user (sensitive name): %w: %w", facts.ErrUnknownUser, modules.ErrMissingOnHost)
 	case errors.Is(err, facts.ErrUnknownUser):
 		return nil, fmt.Errorf("%w: %w", err, modules.ErrMissingOnHost)
+	case err != nil && res.hideUser:
+		// crontab's message may name the user.
+		return nil, fmt.Errorf("crontab -l failed for a user whose name is sensitive (exit status %d)", r.ExitStatus)
 	case err != nil:
 		return nil, err
 	}
@@ -212,15 +239,14 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	if slices.Equal(lines, old) {
 		return nil, nil
 	}
-	what := fmt.Sprintf("cron entry %q", res.name)
 	var summary string
 	switch {
 	case res.state == "absent":
-		summary = "remove " + what + " from " + res.user + "'s crontab"
+		summary = "remove " + res.entry() + " from " + res.crontab()
 	case found == 0:
-		summary = "add " + what + " to " + res.user + "'s crontab"
+		summary = "add " + res.entry() + " to " + res.crontab()
 	default:
-		summary = "update " + what + " in " + res.user + "'s crontab"
+		summary = "update " + res.entry() + " in " + res.crontab()
 	}
 	if res.state == "present" && res.disabled {
 		summary += " (disabled)"
@@ -235,13 +261,14 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	if ct.Exists {
 		from = filediff.Text([]byte(ct.Content))
 	}
-	label := res.user + "'s crontab"
+	label := res.crontab()
 	user := transport.ShellQuote(res.user)
 	if len(lines) == 0 {
 		return []modules.Action{{
-			Summary: summary + " (and delete the crontab, left empty)",
-			Diff:    filediff.Unified(label, from, filediff.Side{}, res.hidden),
-			Command: "crontab -u " + user + " -r",
+			Summary:   summary + " (and delete the crontab, left empty)",
+			Diff:      filediff.Unified(label, from, filediff.Side{}, res.hidden),
+			Command:   "crontab -u " + user + " -r",
+			Sensitive: res.hidden,
 		}}, nil
 	}
 	content := joinLines(lines)

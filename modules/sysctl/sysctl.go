@@ -72,39 +72,41 @@ func schema() []modules.Attr {
 
 // resource is a kernel parameter configured for one host.
 type resource struct {
-	key    key
-	value  string // normalised
-	state  string
-	file   string
-	apply  bool
-	hidden bool // the value comes from a sensitive variable
+	key   key
+	value string // normalised
+	state string
+	file  string
+	apply bool
+	// hidden is set when the value, the key or the file comes from a
+	// sensitive variable: the diff is not shown and the actions are
+	// sensitive. hideKey and hideFile keep the key and the file out of
+	// summaries and errors too.
+	hidden, hideKey, hideFile bool
 }
 
 // New validates c and builds a sysctl resource.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
 	res := &resource{
-		state:  r.OneOf("state", "present", "absent"),
-		file:   r.AbsPath("file", false),
-		hidden: c.Sensitive["value"],
+		state:    r.OneOf("state", "present", "absent"),
+		file:     r.AbsPath("file", false),
+		hideKey:  c.Sensitive["name"],
+		hideFile: c.Sensitive["file"],
 	}
+	res.hidden = res.hideKey || res.hideFile || c.Sensitive["value"]
 	res.apply, _ = r.Bool("apply")
-	// The key and the file are in every summary; hiding them would leave
-	// a plan nobody can read.
-	for _, a := range []string{"name", "file"} {
-		if c.Sensitive[a] {
-			r.Errorf(a, "must not come from a sensitive variable: it is shown in every plan")
-		}
-	}
 	if name := r.Required("name"); name != "" {
 		k, err := parseKey(name)
-		if err != nil {
+		switch {
+		case err != nil && res.hideKey:
+			r.Errorf("name", "is not a sysctl key like \"net.ipv4.ip_forward\" (the value is sensitive, not shown)")
+		case err != nil:
 			r.Errorf("name", "%v", err)
 		}
 		res.key = k
 	}
 	if res.file != "" && (!strings.HasSuffix(res.file, ".conf") || path.Base(res.file) == ".conf") {
-		r.Errorf("file", "%q must end in .conf: systemd-sysctl and sysctl --system read no other file", res.file)
+		r.Errorf("file", "%s must end in .conf: systemd-sysctl and sysctl --system read no other file", r.Quote("file", res.file))
 	}
 	if v, set := r.String("value"); set {
 		res.value = normValue(v)
@@ -127,20 +129,50 @@ func New(c modules.Config) (modules.Resource, error) {
 // that is present, with apply.
 func (res *resource) live() bool { return res.state == "present" && res.apply }
 
+// fileProbe reads the file; its command holds the file's path.
+func (res *resource) fileProbe() modules.Probe {
+	p := facts.ConfFileProbe(res.file)
+	p.Sensitive = res.hideFile
+	return p
+}
+
+// liveProbe reads the key; its command holds the key's path.
+func (res *resource) liveProbe() modules.Probe {
+	p := facts.SysctlProbe(res.key.path)
+	p.Sensitive = res.hideKey
+	return p
+}
+
 // Probes asks for the file and, when the running value is managed, the
 // key under /proc/sys and whether /proc/sys is mounted read-only.
 func (res *resource) Probes(*modules.Host) []modules.Probe {
-	ps := []modules.Probe{facts.ConfFileProbe(res.file)}
+	ps := []modules.Probe{res.fileProbe()}
 	if res.live() {
-		ps = append(ps, facts.SysctlProbe(res.key.path), facts.ProcSysMountProbe())
+		ps = append(ps, res.liveProbe(), facts.ProcSysMountProbe())
 	}
 	return ps
 }
 
-// shown is "KEY = VALUE", or the key alone when the value is sensitive.
+// keyName names the key in summaries and errors.
+func (res *resource) keyName() string {
+	if res.hideKey {
+		return "a kernel parameter (sensitive name)"
+	}
+	return res.key.name
+}
+
+// fileName names the file in summaries and errors.
+func (res *resource) fileName() string {
+	if res.hideFile {
+		return "a file (sensitive path)"
+	}
+	return res.file
+}
+
+// shown is "KEY = VALUE", or without the value when anything is sensitive.
 func (res *resource) shown() string {
 	if res.hidden {
-		return res.key.name + " (sensitive value)"
+		return res.keyName() + " (value not shown)"
 	}
 	return res.key.name + " = " + res.value
 }
@@ -167,20 +199,22 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 // No sysctl binary is needed: minimal images have no procps, and sysctl
 // -w does just this write.
 func (res *resource) planLive(f modules.Facts) ([]modules.Action, error) {
-	r, err := facts.Get(f, facts.SysctlProbe(res.key.path))
+	r, err := facts.Get(f, res.liveProbe())
 	if err != nil {
 		return nil, err
 	}
 	s, err := facts.ParseSysctl(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", res.key.name, err)
+		return nil, fmt.Errorf("%s: %w", res.keyName(), err)
 	}
 	switch {
+	case !s.Exists && res.hideKey:
+		return nil, fmt.Errorf("%s does not exist on this host: %w", res.keyName(), modules.ErrMissingOnHost)
 	case !s.Exists:
 		return nil, fmt.Errorf("kernel parameter %s does not exist on this host (no %s): the name is misspelt, or "+
 			"the module that provides it is not loaded: %w", res.key.name, res.key.path, modules.ErrMissingOnHost)
 	case !s.Readable:
-		return nil, fmt.Errorf("%s cannot be read (a write-only key), so its value cannot be compared", res.key.name)
+		return nil, fmt.Errorf("%s cannot be read (a write-only key), so its value cannot be compared", res.keyName())
 	case normValue(s.Value) == res.value:
 		return nil, nil
 	}
@@ -195,10 +229,10 @@ func (res *resource) planLive(f modules.Facts) ([]modules.Action, error) {
 	switch {
 	case readOnly:
 		return nil, fmt.Errorf("/proc/sys is mounted read-only on this host (an unprivileged container?), so %s "+
-			"cannot be set now; set apply = false to only persist it", res.key.name)
+			"cannot be set now; set apply = false to only persist it", res.keyName())
 	case !s.Writable:
 		return nil, fmt.Errorf("%s is read-only: it cannot be set while the system runs; set apply = false to "+
-			"only persist it", res.key.name)
+			"only persist it", res.keyName())
 	}
 	summary := "set " + res.shown()
 	if !res.hidden {
@@ -213,11 +247,11 @@ func (res *resource) planLive(f modules.Facts) ([]modules.Action, error) {
 
 // planFile writes the key's line into the file, keeping every other line.
 func (res *resource) planFile(f modules.Facts) ([]modules.Action, error) {
-	r, err := facts.Get(f, facts.ConfFileProbe(res.file))
+	r, err := facts.Get(f, res.fileProbe())
 	if err != nil {
 		return nil, err
 	}
-	cf, err := facts.ParseConfFile(res.file, r)
+	cf, err := facts.ParseConfFile(res.fileName(), r)
 	if err != nil {
 		return nil, err
 	}
@@ -236,12 +270,13 @@ func (res *resource) planFile(f modules.Facts) ([]modules.Action, error) {
 	}
 	q := transport.ShellQuote(res.file)
 	if res.state == "absent" {
-		summary := "remove " + res.key.name + " from " + res.file
+		summary := "remove " + res.keyName() + " from " + res.fileName()
 		if len(lines) == 0 {
 			return []modules.Action{{
-				Summary: summary + " (and delete the file, left empty)",
-				Diff:    filediff.Unified(res.file, from, filediff.Side{}, res.hidden),
-				Command: "rm -f " + q,
+				Summary:   summary + " (and delete the file, left empty)",
+				Diff:      filediff.Unified(res.file, from, filediff.Side{}, res.hidden),
+				Command:   "rm -f " + q,
+				Sensitive: res.hidden,
 			}}, nil
 		}
 		return []modules.Action{res.upload(summary, from, lines)}, nil
@@ -249,9 +284,13 @@ func (res *resource) planFile(f modules.Facts) ([]modules.Action, error) {
 	var acts []modules.Action
 	if cf.NoDir {
 		dir := path.Dir(res.file)
-		acts = append(acts, modules.Action{Summary: "create directory " + dir, Command: "mkdir -p " + transport.ShellQuote(dir)})
+		summary := "create directory " + dir
+		if res.hideFile {
+			summary = "create the file's directory"
+		}
+		acts = append(acts, modules.Action{Summary: summary, Command: "mkdir -p " + transport.ShellQuote(dir), Sensitive: res.hidden})
 	}
-	return append(acts, res.upload("persist "+res.shown()+" in "+res.file, from, lines)), nil
+	return append(acts, res.upload("persist "+res.shown()+" in "+res.fileName(), from, lines)), nil
 }
 
 // upload writes lines as the file, world-readable as sysctl.d files are.
