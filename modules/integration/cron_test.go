@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -109,4 +110,31 @@ func TestCron(t *testing.T) {
 		t.Errorf("root's entry is not enabled:\n%s", got)
 	}
 	Apply(t, itCronAbsent, nil)
+
+	// sensitive = true: the entry is written, and no event of the run
+	// shows its name, user or command.
+	secret := `
+    cron "secret" {
+      name      = "it-secret-entry"
+      user      = "opsrun"
+      schedule  = "@daily"
+      command   = "/bin/true it-secret-token"
+      state     = "%s"
+      sensitive = true
+    }`
+	for _, state := range []string{"present", "absent"} {
+		o := Apply(t, fmt.Sprintf(secret, state), nil)
+		if o.Totals.Changed != 1 {
+			t.Errorf("%s: changed %s, want the entry", state, o.Changed())
+		}
+		for _, e := range o.Events {
+			if ev := fmt.Sprintf("%+v", e); strings.Contains(ev, "it-secret") || strings.Contains(ev, "opsrun") {
+				t.Errorf("%s: an event shows the sensitive entry: %s", state, ev)
+			}
+		}
+		has := strings.Contains(crontabOf(Sh(t, itCronState), "opsrun"), "#opsrun: it-secret-entry\n@daily /bin/true it-secret-token\n")
+		if has != (state == "present") {
+			t.Errorf("%s: opsrun's crontab:\n%s", state, crontabOf(Sh(t, itCronState), "opsrun"))
+		}
+	}
 }
