@@ -47,7 +47,7 @@ func (apk) probes(res *resource) []modules.Probe {
 }
 
 func (apk) read(res *resource, f modules.Facts) (*hostState, error) {
-	r, err := facts.Get(f, facts.ApkInstalledProbe())
+	r, err := res.get(f, facts.ApkInstalledProbe())
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (apk) read(res *resource, f modules.Facts) (*hostState, error) {
 	if res.state != "latest" {
 		return st, nil
 	}
-	if r, err = facts.Get(f, facts.ApkVersionProbe(res.names)); err != nil {
+	if r, err = res.get(f, facts.ApkVersionProbe(res.names)); err != nil {
 		return nil, err
 	}
 	ups, err := facts.ParseApkVersion(r)

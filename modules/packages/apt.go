@@ -47,7 +47,7 @@ func (apt) probes(res *resource) []modules.Probe {
 }
 
 func (apt) read(res *resource, f modules.Facts) (*hostState, error) {
-	r, err := facts.Get(f, facts.DpkgProbe(res.names))
+	r, err := res.get(f, facts.DpkgProbe(res.names))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (apt) read(res *resource, f modules.Facts) (*hostState, error) {
 	}
 	var policy map[string]facts.AptPolicy
 	if res.state == "latest" {
-		r, err := facts.Get(f, facts.AptPolicyProbe(res.names))
+		r, err := res.get(f, facts.AptPolicyProbe(res.names))
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@
 package packages
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
+	"github.com/opsrun/opsrun/modules/internal/facts"
 )
 
 // Type is the `package` resource type.
@@ -77,11 +80,14 @@ var (
 
 // resource is a package set configured for one host.
 type resource struct {
-	names       []string // sorted, unique
-	version     string
-	state       string
-	provider    string // "" chooses from the host's facts
-	hideVersion bool   // version came from a sensitive variable
+	names    []string // sorted, unique
+	version  string
+	state    string
+	provider string // "" chooses from the host's facts
+	// hideNames and hideVersion are set when the names or the version
+	// came from a sensitive variable (or sensitive = true): they stay out
+	// of summaries, errors and probe IDs, and the commands are marked.
+	hideNames, hideVersion bool
 }
 
 // New validates c and builds a package resource.
@@ -90,6 +96,7 @@ func New(c modules.Config) (modules.Resource, error) {
 	res := &resource{
 		state:       r.OneOf("state", "present", "absent", "latest"),
 		provider:    r.OneOf("provider", providers...),
+		hideNames:   r.Sensitive("name"),
 		hideVersion: r.Sensitive("version"),
 	}
 	var m manager
@@ -100,9 +107,6 @@ func New(c modules.Config) (modules.Resource, error) {
 	switch {
 	case v.IsNull():
 		r.Errorf("name", "is required")
-	case r.Sensitive("name"):
-		// Names are in probe IDs, summaries and errors: every plan.
-		r.Errorf("name", "must not come from a sensitive variable")
 	case v.IsWhollyKnown():
 		names := r.Strings("name")
 		if len(names) == 0 && r.Err() == nil {
@@ -112,10 +116,10 @@ func New(c modules.Config) (modules.Resource, error) {
 			switch {
 			case m != nil:
 				if why := m.checkName(n); why != "" {
-					r.Errorf("name", "%q %s", n, why)
+					r.Errorf("name", "%s %s", r.Quote("name", n), why)
 				}
 			case !anyNameRE.MatchString(n):
-				r.Errorf("name", "%q is not a package name (letters, digits, + - . _, for apt optionally :arch)", n)
+				r.Errorf("name", "%s is not a package name (letters, digits, + - . _, for apt optionally :arch)", r.Quote("name", n))
 			}
 		}
 		slices.Sort(names)
@@ -220,7 +224,7 @@ func (res *resource) manager(h *modules.Host) (manager, error) {
 	}
 	for _, n := range res.names {
 		if why := m.checkName(n); why != "" {
-			return nil, &modules.AttrError{Attr: "name", Msg: fmt.Sprintf("%q %s", n, why)}
+			return nil, &modules.AttrError{Attr: "name", Msg: res.quoteName(n) + " " + why}
 		}
 	}
 	if res.version != "" {
@@ -239,7 +243,30 @@ func (res *resource) Probes(h *modules.Host) []modules.Probe {
 	if err != nil {
 		return nil
 	}
-	return m.probes(res)
+	ps := m.probes(res)
+	for i, p := range ps {
+		ps[i] = res.hide(p)
+	}
+	return ps
+}
+
+// hide marks a probe sensitive when the names are, and replaces an ID
+// that lists them by a hash of it: IDs appear in logs and engine errors.
+func (res *resource) hide(p modules.Probe) modules.Probe {
+	if !res.hideNames {
+		return p
+	}
+	p.Sensitive = true
+	if kind, rest, ok := strings.Cut(p.ID, ":"); ok && rest != "" {
+		sum := sha256.Sum256([]byte(p.ID))
+		p.ID = kind + ":sensitive-" + hex.EncodeToString(sum[:8])
+	}
+	return p
+}
+
+// get is the result of probe p as Probes declared it.
+func (res *resource) get(f modules.Facts, p modules.Probe) (modules.ProbeResult, error) {
+	return facts.Get(f, res.hide(p))
 }
 
 // Plan installs, upgrades or removes what differs, in one call of the
@@ -251,6 +278,10 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	}
 	st, err := m.read(res, f)
 	if err != nil {
+		if res.hideNames {
+			// Parse errors quote the host's output, which names packages.
+			return nil, &hiddenError{err}
+		}
 		return nil, err
 	}
 	if res.state == "absent" {
@@ -263,7 +294,8 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 		if len(remove) == 0 {
 			return nil, nil
 		}
-		return []modules.Action{{Summary: "remove " + strings.Join(remove, ", "), Command: m.remove(remove)}}, nil
+		return []modules.Action{{Summary: "remove " + res.list(remove), Command: m.remove(remove),
+			Sensitive: res.hideNames}}, nil
 	}
 	var items []item
 	var installs, upgrades []string
@@ -289,18 +321,48 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	}
 	var summary []string
 	if len(installs) > 0 {
-		summary = append(summary, "install "+strings.Join(installs, ", "))
+		summary = append(summary, "install "+res.list(installs))
 	}
 	if len(upgrades) > 0 {
 		verb := "upgrade "
 		if res.version != "" {
 			verb = "change "
 		}
-		summary = append(summary, verb+strings.Join(upgrades, ", "))
+		summary = append(summary, verb+res.list(upgrades))
 	}
 	return []modules.Action{{Summary: strings.Join(summary, "; "), Command: m.install(h, res, items),
-		Sensitive: res.hideVersion}}, nil
+		Sensitive: res.hideNames || res.hideVersion}}, nil
 }
+
+// list joins the packages of a summary, or counts them when their names
+// are sensitive.
+func (res *resource) list(what []string) string {
+	switch {
+	case !res.hideNames:
+		return strings.Join(what, ", ")
+	case len(what) == 1:
+		return "1 package (sensitive, not shown)"
+	}
+	return fmt.Sprintf("%d packages (sensitive, not shown)", len(what))
+}
+
+// quoteName is a name for an error, hidden when names are sensitive.
+func (res *resource) quoteName(n string) string {
+	if res.hideNames {
+		return "(sensitive value)"
+	}
+	return strconv.Quote(n)
+}
+
+// hiddenError stands for an error whose text may quote sensitive package
+// names: it says what failed without it, and unwraps to it.
+type hiddenError struct{ err error }
+
+func (e *hiddenError) Error() string {
+	return "reading the package manager's facts failed (details not shown: the package names are sensitive)"
+}
+
+func (e *hiddenError) Unwrap() error { return e.err }
 
 // shownVersion is the pinned version for a summary.
 func (res *resource) shownVersion() string {

@@ -48,7 +48,7 @@ func (rpm) checkVersion(v string) string {
 // readInstalled reads the rpm probe: the newest installed version of each
 // name, and whether an installed instance matches a pinned version.
 func (rpm) readInstalled(res *resource, f modules.Facts) (*hostState, error) {
-	r, err := facts.Get(f, facts.RPMProbe(res.names))
+	r, err := res.get(f, facts.RPMProbe(res.names))
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (d dnf) read(res *resource, f modules.Facts) (*hostState, error) {
 	if err != nil || res.state != "latest" {
 		return st, err
 	}
-	r, err := facts.Get(f, facts.DnfUpgradesProbe(res.names))
+	r, err := res.get(f, facts.DnfUpgradesProbe(res.names))
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (y yum) read(res *resource, f modules.Facts) (*hostState, error) {
 	if err != nil || res.state != "latest" {
 		return st, err
 	}
-	r, err := facts.Get(f, facts.YumUpdatesProbe(res.names))
+	r, err := res.get(f, facts.YumUpdatesProbe(res.names))
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func (z zypper) read(res *resource, f modules.Facts) (*hostState, error) {
 	if err != nil || res.state != "latest" {
 		return st, err
 	}
-	r, err := facts.Get(f, facts.ZypperUpdatesProbe())
+	r, err := res.get(f, facts.ZypperUpdatesProbe())
 	if err != nil {
 		return nil, err
 	}
