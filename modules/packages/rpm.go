@@ -114,7 +114,8 @@ func (d dnf) read(res *resource, f modules.Facts) (*hostState, error) {
 		return nil, err
 	}
 	for n := range st.installed {
-		// Compared as yum's are: dnf lists each architecture's newest.
+		// dnf lists each architecture's newest: only one newer than the
+		// newest installed instance is an upgrade (multilib).
 		if p, ok := up[n]; ok && facts.CompareEVR(p.EVR(), st.installed[n]) > 0 {
 			st.newer[n] = p.EVR()
 		}
