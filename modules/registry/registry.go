@@ -5,15 +5,18 @@ import (
 	"slices"
 
 	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/archive"
 	"github.com/opsrun/opsrun/modules/blockinfile"
 	"github.com/opsrun/opsrun/modules/command"
 	"github.com/opsrun/opsrun/modules/cron"
 	"github.com/opsrun/opsrun/modules/directory"
 	"github.com/opsrun/opsrun/modules/file"
+	"github.com/opsrun/opsrun/modules/git"
 	"github.com/opsrun/opsrun/modules/group"
 	"github.com/opsrun/opsrun/modules/line"
 	"github.com/opsrun/opsrun/modules/link"
 	"github.com/opsrun/opsrun/modules/packages"
+	"github.com/opsrun/opsrun/modules/remotefile"
 	"github.com/opsrun/opsrun/modules/script"
 	"github.com/opsrun/opsrun/modules/service"
 	"github.com/opsrun/opsrun/modules/sysctl"
@@ -26,15 +29,18 @@ import (
 func Builtin() modules.Registry {
 	r := registry{}
 	for _, t := range []*modules.Type{
+		archive.Type(),
 		blockinfile.Type(),
 		command.Type(),
 		cron.Type(),
 		directory.Type(),
 		file.Type(),
+		git.Type(),
 		group.Type(),
 		line.Type(),
 		link.Type(),
 		packages.Type(),
+		remotefile.Type(),
 		script.Type(),
 		service.Type(),
 		sysctl.Type(),
