@@ -28,7 +28,8 @@ func Type() *modules.Type {
 			"http(s) by the host (verified against its SHA-256 before anything is extracted) or taken from a " +
 			"path on the host. After extracting, the archive's checksum is recorded in a marker file in dest " +
 			"(.opsrun-archive-NAME.sha256, NAME being the resource's name), so it is extracted again only when " +
-			"the checksum changes; creates skips it altogether. Files are extracted over what is in dest; " +
+			"the checksum or strip_components changes; with creates, that path's existence alone decides. " +
+			"Files are extracted over what is in dest; " +
 			"files the archive no longer has are not removed.",
 		Attrs: schema(),
 		New:   New,

@@ -59,9 +59,8 @@ func schema() []modules.Attr {
 				"id, which the git hosts and git's own protocol v2 allow. Cannot be combined with ref.",
 			Example: `"3f2a9c1e0b7d4a5f6e8c9b0a1d2e3f4a5b6c7d8e"`},
 		{Name: "depth", Type: cty.Number,
-			Doc: "Fetch only this many commits of history (a shallow clone): smaller and faster for a " +
-				"deploy. Applies to each fetch; an existing full clone is not made shallow. Null fetches " +
-				"the whole history.",
+			Doc: "Fetch only this many commits of history (a shallow clone), for the clone and each " +
+				"update: smaller and faster for a deploy. Null fetches the whole history.",
 			Example: `1`},
 		{Name: "ssh_key_file", Type: cty.String,
 			Doc: "Absolute path on the host of a private key (a deploy key) for an ssh repository, readable " +
