@@ -182,6 +182,9 @@ func Run(t *testing.T, resources string, files map[string]string, check bool) Ou
 	if res.Totals.Unreachable > 0 {
 		t.Fatalf("host unreachable: %v", res.Hosts[0].Err)
 	}
+	if err := res.Hosts[0].Err; err != nil && len(out.Events) == 0 {
+		t.Fatalf("the host failed before any resource ran: %v", err)
+	}
 	return out
 }
 

@@ -111,10 +111,12 @@ func TestSysctl(t *testing.T) {
 	})
 
 	// Read-write /proc/sys: apply sets the running values too.
-	Sh(t, "mount -o remount,rw /proc/sys")
+	// bind: remounting without it changes the whole /proc superblock,
+	// and "ro" afterwards would leave all of /proc read-only.
+	Sh(t, "mount -o remount,bind,rw /proc/sys")
 	t.Cleanup(func() {
 		Sh(t, "set -- "+strings.Join(strings.Fields(liveBefore), " ")+"; echo $1 > /proc/sys/net/ipv4/tcp_syncookies; "+
-			"echo \"$2 $3\" > /proc/sys/net/ipv4/ip_local_port_range; mount -o remount,ro /proc/sys")
+			"echo \"$2 $3\" > /proc/sys/net/ipv4/ip_local_port_range; mount -o remount,bind,ro /proc/sys; grep -q ' /proc proc rw,' /proc/self/mounts")
 	})
 	Converge(t, Case{
 		Present: itSysctlPresent("true"),
