@@ -35,7 +35,8 @@ type diffy struct{ text string }
 
 func (diffy) Probes(*modules.Host) []modules.Probe { return nil }
 func (r diffy) Plan(*modules.Host, modules.Facts) ([]modules.Action, error) {
-	cmd := "true"
+	// The shell's own command line is what ps shows on the host.
+	cmd := "tr '\\0' ' ' < /proc/$$/cmdline > " + transport.ShellQuote(r.text+".cmdline") + "; cat >> " + transport.ShellQuote(r.text+".cmdline")
 	if strings.HasPrefix(r.text, "fail") {
 		cmd = "echo " + transport.ShellQuote(r.text) + " >&2; exit 3"
 	}
@@ -138,10 +139,10 @@ func TestSensitiveResourceHidesDiffAndOutput(t *testing.T) {
 layer "web" {
   on "setup" {
     diffy "shown" {
-      text = "plain-text"
+      text = "${var.dir}/plain-text"
     }
     diffy "hidden" {
-      text      = "s3cret-diff"
+      text      = "${var.dir}/s3cret-diff"
       sensitive = true
     }
     diffy "hidden_failure" {
@@ -164,6 +165,14 @@ layer "web" {
 	}
 	if e := ev["diffy.hidden_failure"]; e.Status != StatusFailed || !strings.Contains(e.Error, "output hidden") {
 		t.Errorf("hidden failure: %+v", e)
+	}
+	// A sensitive command is not on the host's command lines, and reads
+	// an empty stdin; a plain one runs as sh -c COMMAND.
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "s3cret-diff.cmdline")); !strings.HasPrefix(string(b), "sh -c ") || strings.Contains(string(b), "s3cret") {
+		t.Errorf("sensitive command ran as %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "plain-text.cmdline")); !strings.Contains(string(b), "plain-text") {
+		t.Errorf("plain command ran as %q", b)
 	}
 }
 

@@ -612,7 +612,14 @@ func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) err
 	if a.Command == "" {
 		return nil
 	}
-	res, err := h.conn.Run(ctx, transport.Cmd{Command: a.Command, Become: become})
+	cmd := transport.Cmd{Command: a.Command, Become: become}
+	if sensitive {
+		// Off the command line, which any user of the host can read in
+		// ps: the shell reads the command from stdin, whole, before it
+		// runs it, so the command itself sees an empty stdin.
+		cmd.Command, cmd.Stdin = stdinShell, strings.NewReader(a.Command)
+	}
+	res, err := h.conn.Run(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -625,6 +632,9 @@ func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) err
 	}
 	return nil
 }
+
+// stdinShell runs the shell command it is fed on stdin.
+const stdinShell = `sh -c 'eval "$(cat)"'`
 
 // CommandError is an action's command exiting non-zero.
 type CommandError struct {
