@@ -67,9 +67,15 @@ func Close(given string, options []string) []string {
 	var cs []cand
 	limit := max(2, len(given)/3)
 	for _, o := range options {
-		d := levenshtein.Distance(given, o, nil)
-		if d <= limit || (len(given) >= 3 && (strings.Contains(o, given) || strings.Contains(given, o))) {
-			cs = append(cs, cand{o, d})
+		// A name the given one starts (dir: directory) ranks above a
+		// typo of the same length (dir: git).
+		switch d := levenshtein.Distance(given, o, nil); {
+		case len(given) >= 3 && strings.HasPrefix(o, given):
+			cs = append(cs, cand{o, 0})
+		case len(given) >= 3 && (strings.Contains(o, given) || strings.Contains(given, o)):
+			cs = append(cs, cand{o, 1})
+		case d <= limit:
+			cs = append(cs, cand{o, d + 1})
 		}
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int { return a.dist - b.dist })

@@ -18,7 +18,10 @@ import (
 
 func TestBuiltin(t *testing.T) {
 	r := registry.Builtin()
-	want := []string{"command", "directory", "file", "package", "service"}
+	want := []string{
+		"archive", "blockinfile", "command", "cron", "directory", "file", "git", "group", "line", "link",
+		"package", "remote_file", "script", "service", "sysctl", "template", "user",
+	}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -27,8 +30,26 @@ func TestBuiltin(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v", n, typ, ok)
 		}
 	}
-	if _, ok := r.Lookup("template"); ok {
+	if _, ok := r.Lookup("templates"); ok {
 		t.Error("Lookup found a type that does not exist")
+	}
+}
+
+// The loader reads the meta-arguments first, so a type's own attribute
+// with one of their names could never be set.
+func TestNoAttributeShadowsAMetaArgument(t *testing.T) {
+	meta := map[string]bool{}
+	for _, a := range modules.MetaAttrs() {
+		meta[a.Name] = true
+	}
+	r := registry.Builtin()
+	for _, name := range r.Names() {
+		typ, _ := r.Lookup(name)
+		for _, a := range typ.Attrs {
+			if meta[a.Name] {
+				t.Errorf("%s.%s has the name of a meta-argument every resource takes", name, a.Name)
+			}
+		}
 	}
 }
 
