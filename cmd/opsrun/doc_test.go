@@ -10,7 +10,7 @@ func TestDocCommand(t *testing.T) {
 	if code := Main([]string{"doc"}, streams); code != ExitOK {
 		t.Fatalf("doc: exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out.String(), "command ") || !strings.Contains(out.String(), "\nservice ") {
+	if !strings.HasPrefix(out.String(), "archive ") || !strings.Contains(out.String(), "\nservice ") {
 		t.Errorf("doc lists:\n%s", out)
 	}
 

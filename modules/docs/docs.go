@@ -9,7 +9,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -24,14 +23,32 @@ import (
 const width = 78
 
 // List prints every type, one per line: its name, then the first sentence
-// of its documentation.
+// of its documentation, cut to fit a terminal line as ansible-doc -l does.
 func List(w io.Writer, reg modules.Registry) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, n := range reg.Names() {
-		t, _ := reg.Lookup(n)
-		fmt.Fprintf(tw, "%s\t%s\n", n, firstSentence(t.Doc))
+	names := reg.Names()
+	col := 0
+	for _, n := range names {
+		col = max(col, len(n))
 	}
-	return tw.Flush()
+	for _, n := range names {
+		t, _ := reg.Lookup(n)
+		if _, err := fmt.Fprintf(w, "%-*s  %s\n", col, n, cut(firstSentence(t.Doc), width-col-2)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cut shortens s to at most n bytes at a word boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:max(n-3, 0)]
+	if i := strings.LastIndexByte(s, ' '); i > 0 {
+		s = s[:i]
+	}
+	return strings.TrimRight(s, " ,:;") + "..."
 }
 
 // UnknownTypeError is a type name that is not in the registry.

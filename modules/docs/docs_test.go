@@ -27,6 +27,9 @@ func TestListOneTypePerLineNameFirst(t *testing.T) {
 		if f := strings.Fields(lines[i]); len(f) < 2 || f[0] != n {
 			t.Errorf("line %d = %q, want %s first, then its summary", i, lines[i], n)
 		}
+		if len(lines[i]) > 80 {
+			t.Errorf("line %d is wider than 80 columns: %q", i, lines[i])
+		}
 	}
 }
 
