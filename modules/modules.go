@@ -39,6 +39,26 @@ type Probe struct {
 	// Sensitive is set when Command embeds a value from a sensitive
 	// variable (a command resource's guard): never log or print Command.
 	Sensitive bool
+	// Batch, when set, lets the engine answer this probe together with
+	// the other probes of its batch in one process instead of running
+	// Command: on the host a round trip costs mostly a fork and an exec
+	// per probe. The answer must be the one Command gives.
+	Batch *Batch
+}
+
+// Batch is a probe's part in a command that answers many probes at once
+// (one stat for every path of a recipe).
+type Batch struct {
+	// Key names the batch: probes with the same Key run together.
+	Key string
+	// Script is POSIX sh, run once with every member's Arg in "$@", in
+	// the members' order.
+	Script string
+	// Arg is this probe's argument.
+	Arg string
+	// Split turns the script's output into each member's result, in the
+	// order of args; an error means the output cannot be trusted.
+	Split func(stdout string, args []string) ([]ProbeResult, error)
 }
 
 // ProbeResult is what a probe printed and how it exited.

@@ -59,6 +59,7 @@ func Run(ctx context.Context, c transport.Conn, probes []modules.Probe, become b
 	if err != nil {
 		return nil, &transport.HostError{Host: c.Host(), Op: "probe", Err: err}
 	}
+	unique, batches := batch(unique)
 	res, err := c.Run(ctx, transport.Cmd{
 		Command: runCommand,
 		Stdin:   strings.NewReader(Script(unique, token)),
@@ -75,11 +76,76 @@ func Run(ctx context.Context, c transport.Conn, probes []modules.Probe, become b
 		ids[i] = p.ID
 	}
 	facts, err := Parse(res.Stdout, token, ids)
+	if err == nil {
+		err = split(facts, batches)
+	}
 	if err != nil {
 		return nil, &transport.HostError{Host: c.Host(), Op: "probe",
 			Err: fmt.Errorf("%w (script exit status %d%s)", err, res.ExitStatus, stderrNote(res.Stderr))}
 	}
 	return facts, nil
+}
+
+// batchPrefix starts the ID of the probe that stands for a batch; no
+// module's probe ID starts with a NUL.
+const batchPrefix = "\x00batch:"
+
+// batch replaces the members of each batch of two or more probes with one
+// probe running the batch's script over their arguments, placed where
+// the first member was. It returns the members by that probe's ID.
+func batch(probes []modules.Probe) ([]modules.Probe, map[string][]modules.Probe) {
+	members := map[string][]modules.Probe{}
+	for _, p := range probes {
+		if p.Batch != nil {
+			members[p.Batch.Key] = append(members[p.Batch.Key], p)
+		}
+	}
+	out := make([]modules.Probe, 0, len(probes))
+	groups := map[string][]modules.Probe{}
+	for _, p := range probes {
+		if p.Batch == nil || len(members[p.Batch.Key]) < 2 {
+			out = append(out, p)
+			continue
+		}
+		id := batchPrefix + p.Batch.Key
+		if _, done := groups[id]; done {
+			continue
+		}
+		ms := members[p.Batch.Key]
+		groups[id] = ms
+		args := make([]string, len(ms))
+		sensitive := false
+		for i, m := range ms {
+			args[i] = m.Batch.Arg
+			sensitive = sensitive || m.Sensitive
+		}
+		out = append(out, modules.Probe{ID: id, Command: "set -- " + transport.ShellJoin(args...) + "\n" + p.Batch.Script, Sensitive: sensitive})
+	}
+	return out, groups
+}
+
+// split hands each batch's output to its Split and files the members'
+// results under their own IDs.
+func split(facts modules.Facts, groups map[string][]modules.Probe) error {
+	for id, ms := range groups {
+		r := facts[id]
+		delete(facts, id)
+		args := make([]string, len(ms))
+		for i, m := range ms {
+			args[i] = m.Batch.Arg
+		}
+		results, err := ms[0].Batch.Split(r.Stdout, args)
+		if err == nil && len(results) != len(ms) {
+			err = fmt.Errorf("%d results for %d probes", len(results), len(ms))
+		}
+		if err != nil {
+			return fmt.Errorf("%w: batch %s: %w", ErrIncomplete, strings.TrimPrefix(id, batchPrefix), err)
+		}
+		for i, m := range ms {
+			facts[m.ID] = results[i]
+		}
+	}
+	return nil
 }
 
 // dedupe keeps the first probe of each ID, in order. A command marked

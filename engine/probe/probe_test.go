@@ -41,13 +41,22 @@ func (c *fakeConn) Close() error { return nil }
 // machine) that counts its round trips and keeps the last command.
 type localConn struct {
 	*local.Conn
-	runs atomic.Int32
-	last transport.Cmd
+	runs  atomic.Int32
+	last  transport.Cmd
+	onRun func(stdin string) // when set, sees the script fed on stdin
 }
 
 func (c *localConn) Run(ctx context.Context, cmd transport.Cmd) (transport.Result, error) {
 	c.runs.Add(1)
 	c.last = cmd
+	if c.onRun != nil && cmd.Stdin != nil {
+		b, err := io.ReadAll(cmd.Stdin)
+		if err != nil {
+			return transport.Result{}, err
+		}
+		c.onRun(string(b))
+		cmd.Stdin = strings.NewReader(string(b))
+	}
 	return c.Conn.Run(ctx, cmd)
 }
 

@@ -80,7 +80,7 @@ func (p *runText) Emit(e run.Event) {
 			mode = " (check mode: nothing will be changed)"
 		}
 		if !p.grouped {
-			fmt.Fprintf(p.out, "%s on %d hosts of stack %s%s\n", e.Event, e.Hosts, e.Stack, mode)
+			fmt.Fprintf(p.out, "%s on %s of stack %s%s\n", e.Event, hosts(e.Hosts), e.Stack, mode)
 		}
 	case run.TypeTask:
 		if e.Layer != "" && !e.Handler {
@@ -164,8 +164,8 @@ func (p *runText) printGrouped(end run.Event) {
 		}
 	}
 	if end.Counts != nil {
-		fmt.Fprintf(p.out, "Plan (%s): %d to change, %d already right, %d skipped, %d failed, on %d hosts.\n",
-			p.event, end.Changed, end.OK, end.Skipped, end.Failed, len(p.recaps))
+		fmt.Fprintf(p.out, "Plan (%s): %d to change, %d already right, %d skipped, %d failed, on %s.\n",
+			p.event, end.Changed, end.OK, end.Skipped, end.Failed, hosts(len(p.recaps)))
 	}
 }
 
@@ -229,4 +229,12 @@ func (p *runText) clearProgress() {
 		fmt.Fprint(p.errOut, "\r\x1b[K")
 		p.shown = false
 	}
+}
+
+// hosts is "1 host", "2 hosts".
+func hosts(n int) string {
+	if n == 1 {
+		return "1 host"
+	}
+	return fmt.Sprintf("%d hosts", n)
 }

@@ -45,13 +45,60 @@ const statFormat = "%F\t%a\t%U\t%G\t%s\t%u\t%g"
 
 // StatProbe asks for the type, mode, owner, group and size of path, or the
 // word "absent" when nothing (not even a dangling link) is there.
+//
+// Paths without a tab or newline join one batch: a single stat for all of
+// them, printing each path before its fields, then "absent" and the path
+// for each one missing, with test builtins. A path stat could not read
+// (it exists, but stat failed) gets no line at all: as Command, it then
+// prints nothing and fails.
 func StatProbe(path string) modules.Probe {
 	q := transport.ShellQuote(path)
-	return modules.Probe{
+	p := modules.Probe{
 		ID: "stat:" + path,
 		Command: "if [ -e " + q + " ] || [ -h " + q + " ]; then LC_ALL=C stat -c " +
 			transport.ShellQuote(statFormat) + " " + q + "; else echo absent; fi",
 	}
+	if !strings.ContainsAny(path, "\t\n") {
+		p.Batch = &modules.Batch{Key: "stat", Script: statBatchScript, Arg: path, Split: splitStat}
+	}
+	return p
+}
+
+// statBatchScript stats every path of "$@" at once.
+const statBatchScript = "LC_ALL=C stat -c '%n\t" + statFormat + "' -- \"$@\" 2>/dev/null\n" +
+	"for p do [ -e \"$p\" ] || [ -h \"$p\" ] || printf 'absent\\t%s\\n' \"$p\"; done"
+
+// splitStat gives each path of a stat batch the result StatProbe's
+// Command would have given.
+func splitStat(stdout string, paths []string) ([]modules.ProbeResult, error) {
+	found := map[string]string{}
+	absent := map[string]bool{}
+	for _, l := range strings.Split(stdout, "\n") {
+		if l == "" {
+			continue
+		}
+		name, rest, ok := strings.Cut(l, "\t")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("stat batch printed %s", short(l))
+		case name == "absent":
+			absent[rest] = true
+		default:
+			found[name] = rest
+		}
+	}
+	out := make([]modules.ProbeResult, len(paths))
+	for i, p := range paths {
+		switch fields, ok := found[p]; {
+		case ok:
+			out[i] = modules.ProbeResult{Stdout: fields + "\n"}
+		case absent[p]:
+			out[i] = modules.ProbeResult{Stdout: "absent\n"}
+		default:
+			out[i] = modules.ProbeResult{ExitStatus: 1}
+		}
+	}
+	return out, nil
 }
 
 // ParseStat parses the output of StatProbe.

@@ -40,7 +40,85 @@ func SumProbe(path, want string) modules.Probe {
 		id = "content:" + path + "@" + want
 	}
 	cmd += "; fi"
-	return modules.Probe{ID: id, Command: cmd}
+	p := modules.Probe{ID: id, Command: cmd}
+	// Names read back whole from sha256sum's output join the batch: GNU
+	// escapes a name with a backslash or newline, and read trims blanks.
+	if !strings.ContainsAny(path, "\\\n\t") && strings.TrimSpace(path) == path {
+		if want == "" {
+			want = "-"
+		}
+		p.Batch = &modules.Batch{Key: "sha256", Script: sumBatchScript, Arg: want + " " + path, Split: splitSum}
+	}
+	return p
+}
+
+// sumBatchScript answers SumProbes for every "WANT PATH" of "$@" (WANT "-"
+// when no content is wanted) with one sha256sum: an "R PATH" line for each
+// regular file, then for each one sha256sum read "S HASH PATH" followed
+// by the base64 content when it is wanted, differs and is small. A file
+// sha256sum could not read has an R line and no S line.
+const sumBatchScript = `w=
+for a do
+  shift
+  p=${a#* }
+  if [ -f "$p" ] && [ ! -h "$p" ]; then printf 'R %s\n' "$p"; set -- "$@" "$p"; w="$w${a%% *} "; fi
+done
+[ $# -eq 0 ] || sha256sum -- "$@" 2>/dev/null | while read -r h p; do
+  while [ $# -gt 0 ] && [ "$1" != "$p" ]; do shift; w=${w#* }; done
+  [ $# -gt 0 ] || break
+  x=${w%% *}
+  printf 'S %s %s\n' "$h" "$p"
+  if [ "$x" != - ] && [ "$h" != "$x" ] && [ $(wc -c < "$p") -le ` + "65536" + ` ]; then base64 < "$p"; fi
+  shift; w=${w#* }
+done`
+
+// splitSum gives each "WANT PATH" of a sha256 batch the result SumProbe's
+// Command would have given.
+func splitSum(stdout string, args []string) ([]modules.ProbeResult, error) {
+	type sumRec struct {
+		path string
+		out  strings.Builder
+	}
+	var regular []string
+	var sums []*sumRec
+	for _, l := range strings.Split(stdout, "\n") {
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "R "):
+			regular = append(regular, l[2:])
+		case strings.HasPrefix(l, "S "):
+			h, p, ok := strings.Cut(l[2:], " ")
+			if !ok {
+				return nil, fmt.Errorf("sha256 batch printed %s", short(l))
+			}
+			r := &sumRec{path: p}
+			r.out.WriteString(h + "\n")
+			sums = append(sums, r)
+		case len(sums) > 0:
+			sums[len(sums)-1].out.WriteString(l + "\n")
+		default:
+			return nil, fmt.Errorf("sha256 batch printed %s", short(l))
+		}
+	}
+	out := make([]modules.ProbeResult, len(args))
+	ri, si := 0, 0
+	for i, a := range args {
+		_, path, _ := strings.Cut(a, " ")
+		if ri >= len(regular) || regular[ri] != path {
+			continue // no regular file there: nothing printed, status 0
+		}
+		ri++
+		if si < len(sums) && sums[si].path == path {
+			out[i] = modules.ProbeResult{Stdout: sums[si].out.String()}
+			si++
+			continue
+		}
+		out[i] = modules.ProbeResult{ExitStatus: 1} // sha256sum could not read it
+	}
+	if ri != len(regular) || si != len(sums) {
+		return nil, fmt.Errorf("sha256 batch answered %d of %d files", si, len(regular))
+	}
+	return out, nil
 }
 
 // ParseSum parses the output of SumProbe: nothing (no regular file), a
