@@ -5,19 +5,18 @@ package archive
 
 import (
 	"fmt"
-	"math/big"
 	"net/url"
 	"path"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
-	"github.com/opsrun/opsrun/modules/remotefile"
+	"github.com/opsrun/opsrun/modules/internal/fetch"
+	"github.com/opsrun/opsrun/modules/internal/secret"
 )
 
 // Type is the `archive` resource type.
@@ -99,23 +98,23 @@ type resource struct {
 	name    string // the marker's name
 	hideSrc bool
 	hideHdr bool
-	unknown []string
+	unknown error // attributes not known yet (validate): Plan refuses them
 }
 
 // New validates c and builds an archive resource.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
 	res := &resource{
-		sha:     remotefile.ReadSHA256(r, "sha256", false),
+		sha:     fetch.ReadSHA256(r, "sha256", false),
 		dest:    r.AbsPath("dest", true),
 		creates: r.AbsPath("creates", false),
 		owner:   r.Account("owner"),
 		group:   r.Account("group"),
-		headers: remotefile.ReadHeaders(r, "headers"),
+		headers: fetch.ReadHeaders(r, "headers"),
 		name:    markerName(c.Name),
 		hideSrc: c.Sensitive["source"],
 		hideHdr: c.Sensitive["headers"],
-		unknown: remotefile.Unknown(c),
+		unknown: fetch.Unknown(c),
 	}
 	src := r.Required("source")
 	switch {
@@ -123,7 +122,7 @@ func New(c modules.Config) (modules.Resource, error) {
 	case strings.HasPrefix(src, "/"):
 		res.source = path.Clean(src)
 	case strings.Contains(src, "://"):
-		if err := remotefile.CheckURL(src); err != nil {
+		if err := fetch.CheckURL(src); err != nil {
 			r.Errorf("source", "%s %v", r.Quote("source", src), err)
 			break
 		}
@@ -149,7 +148,7 @@ func New(c modules.Config) (modules.Resource, error) {
 				r.Quote("source", src), strings.Join(formats, ", "))
 		}
 	}
-	res.strip = readInt(r, "strip_components", 0, 1000)
+	res.strip = fetch.Int(r, "strip_components", 0, 1000)
 	if res.strip > 0 && res.format == "zip" {
 		r.Errorf("strip_components", "is not supported for zip archives (unzip cannot strip leading directories)")
 	}
@@ -206,26 +205,6 @@ func markerName(name string) string {
 	}, name)
 }
 
-// readInt reads a whole-number attribute in [lo, hi].
-func readInt(r *attr.Reader, name string, lo, hi int64) int {
-	v := r.Value(name)
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return 0
-	}
-	nv, err := convert.Convert(v, cty.Number)
-	if err != nil {
-		r.Errorf(name, "must be a whole number")
-		return 0
-	}
-	bf := nv.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(new(big.Float).SetInt64(lo)) < 0 || bf.Cmp(new(big.Float).SetInt64(hi)) > 0 {
-		r.Errorf(name, "%s is not a whole number from %d to %d", bf.Text('g', 10), lo, hi)
-		return 0
-	}
-	n, _ := bf.Int64()
-	return int(n)
-}
-
 func (res *resource) marker() string { return res.dest + "/.opsrun-archive-" + res.name + ".sha256" }
 
 // tools are the programs extracting needs: GNU tar runs gzip, bzip2 or xz
@@ -254,7 +233,7 @@ func (res *resource) Probes(*modules.Host) []modules.Probe {
 	}
 	ps = append(ps, facts.StatProbe(res.dest), facts.MarkerProbe(res.marker()))
 	if res.isURL {
-		ps = append(ps, remotefile.ToolsProbe())
+		ps = append(ps, fetch.ToolsProbe())
 	} else {
 		ps = append(ps, facts.SumProbe(res.source, ""))
 	}
@@ -264,8 +243,8 @@ func (res *resource) Probes(*modules.Host) []modules.Probe {
 // Plan extracts unless creates exists or the marker records the same
 // checksum.
 func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	if len(res.unknown) > 0 {
-		return nil, fmt.Errorf("%s depends on values that are not known yet", strings.Join(res.unknown, ", "))
+	if res.unknown != nil {
+		return nil, res.unknown
 	}
 	if res.creates != "" {
 		st, err := stat(f, res.creates)
@@ -343,7 +322,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	src := transport.ShellQuote(res.source)
 	summary := fmt.Sprintf("extract %s into %s (sha256 %s%s)", res.showSource(), res.dest, was, sha[:12])
 	if res.isURL {
-		tool, err := remotefile.Tool(h, f)
+		tool, err := fetch.Tool(h, f)
 		if err != nil {
 			return nil, err
 		}
@@ -351,13 +330,12 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 		// The download goes to /var/tmp (on disk, unlike a tmpfs /tmp,
 		// as archives can be large) and is removed however this ends;
 		// dest is made only once it is verified.
-		b.WriteString("{ " + remotefile.TempFile("/var/tmp/x") + "} && " + remotefile.Download(tool, res.source, res.headers, sha) + " && ")
+		b.WriteString("{ " + fetch.TempFile("/var/tmp") + "} && " + fetch.Download(tool, res.source, res.headers, sha) + " && ")
 		src = `"$t"`
 	} else {
 		// The file may have changed since the probe: extract only what
 		// the plan says.
-		b.WriteString(`h=$(sha256sum < ` + src + `) && h=${h%% *} && if [ "$h" != ` + sha +
-			` ]; then echo "checksum mismatch: got $h want ` + sha + `" >&2; false; fi && `)
+		b.WriteString(fetch.Verify(src, sha) + " && ")
 	}
 	b.WriteString("mkdir -p " + transport.ShellQuote(res.dest) + " && ")
 	b.WriteString(res.extract(src))
@@ -374,16 +352,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	cmd := b.String()
 	hidden := res.hideSrc || res.hideHdr
 	if hidden {
-		var secrets []string
-		if res.hideSrc {
-			secrets = remotefile.Secrets(res.source)
-		}
-		if res.hideHdr {
-			for _, v := range res.headers {
-				secrets = append(secrets, v)
-			}
-		}
-		cmd = remotefile.HideSecrets(cmd, secrets)
+		cmd = secret.HideOutput(cmd, fetch.Secrets(res.source, res.hideSrc, res.headers, res.hideHdr))
 	}
 	return []modules.Action{{Summary: summary, Command: cmd, Sensitive: hidden}}, nil
 }
@@ -440,7 +409,7 @@ func (res *resource) showSource() string {
 	if res.hideSrc {
 		return "(sensitive source)"
 	}
-	return remotefile.ShowURL(res.source, false)
+	return secret.ShowURL(res.source, false)
 }
 
 func stat(f modules.Facts, p string) (facts.Stat, error) {

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/archive"
 	"github.com/opsrun/opsrun/modules/internal/fixture"
@@ -249,21 +247,5 @@ func TestLocalErrors(t *testing.T) {
 	missing := fixture.New(t, archive.Type(), map[string]any{"source": filepath.Join(dir, "none.zip"), "dest": dest}, dir)
 	if _, err := missing.Plan(h, fixture.Probe(t, missing, h)); !errors.Is(err, modules.ErrMissingOnHost) {
 		t.Errorf("missing source: %v, want ErrMissingOnHost", err)
-	}
-}
-
-// TestUnknown checks values not known yet (validate) pass New, and Plan
-// refuses them.
-func TestUnknown(t *testing.T) {
-	cfg := modules.Config{Attrs: map[string]cty.Value{}}
-	for _, a := range archive.Type().Attrs {
-		cfg.Attrs[a.Name] = cty.UnknownVal(a.Type)
-	}
-	res, err := archive.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := res.Plan(fixture.DefaultHost(), modules.Facts{}); err == nil || !strings.Contains(err.Error(), "not known yet") {
-		t.Errorf("Plan: %v", err)
 	}
 }

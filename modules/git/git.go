@@ -5,18 +5,17 @@ package git
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"regexp"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
-	"github.com/opsrun/opsrun/modules/remotefile"
+	"github.com/opsrun/opsrun/modules/internal/fetch"
+	"github.com/opsrun/opsrun/modules/internal/secret"
 )
 
 // Type is the `git` resource type.
@@ -104,8 +103,9 @@ type resource struct {
 	// hideRepo and hideKey say which: a sensitive key path need not hide
 	// the repository in summaries.
 	hideRepo, hideKey bool
-	// unknown names attributes whose value is not known yet (validate).
-	unknown []string
+	// unknown is the error naming attributes whose value is not known
+	// yet (validate): Plan refuses them.
+	unknown error
 }
 
 // New validates c and builds a git resource.
@@ -121,7 +121,7 @@ func New(c modules.Config) (modules.Resource, error) {
 		hideKey:  c.Sensitive["ssh_key_file"],
 	}
 	res.hidden = res.hideRepo || res.hideKey
-	res.unknown = remotefile.Unknown(c)
+	res.unknown = fetch.Unknown(c)
 	res.accept, _ = r.Bool("accept_hostkey")
 	res.force, _ = r.Bool("force")
 	if res.path == "/" {
@@ -151,7 +151,7 @@ func New(c modules.Config) (modules.Resource, error) {
 	default:
 		res.ref = "HEAD"
 	}
-	res.depth = readInt(r, "depth", 1, 1<<31-1)
+	res.depth = fetch.Int(r, "depth", 1, 1<<31-1)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -214,26 +214,6 @@ func validRef(s string) bool {
 	return !strings.ContainsFunc(s, func(c rune) bool { return c <= ' ' || c == 0x7f || strings.ContainsRune("~^:?*[\\", c) })
 }
 
-// readInt reads a whole-number attribute in [lo, hi]; 0 when unset.
-func readInt(r *attr.Reader, name string, lo, hi int64) int {
-	v := r.Value(name)
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return 0
-	}
-	nv, err := convert.Convert(v, cty.Number)
-	if err != nil {
-		r.Errorf(name, "must be a whole number")
-		return 0
-	}
-	bf := nv.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(new(big.Float).SetInt64(lo)) < 0 || bf.Cmp(new(big.Float).SetInt64(hi)) > 0 {
-		r.Errorf(name, "%s is not a whole number from %d to %d", bf.Text('g', 10), lo, hi)
-		return 0
-	}
-	n, _ := bf.Int64()
-	return int(n)
-}
-
 // env is what git's commands need in their environment: never a prompt
 // for a password (the probe and the run have no terminal), and for ssh
 // the deploy key, batch mode and the host key policy.
@@ -273,8 +253,8 @@ func (res *resource) Probes(*modules.Host) []modules.Probe {
 // Plan clones, moves HEAD, fixes origin or discards local changes, as
 // needed.
 func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	if len(res.unknown) > 0 {
-		return nil, fmt.Errorf("%s depends on values that are not known yet", strings.Join(res.unknown, ", "))
+	if res.unknown != nil {
+		return nil, res.unknown
 	}
 	if res.state == "absent" {
 		return res.planAbsent(f)
@@ -442,7 +422,7 @@ func (res *resource) action(summary, script string) modules.Action {
 		cmd = "cd / && runuser -u " + transport.ShellQuote(res.user) + " -- sh -c " + transport.ShellQuote(script)
 	}
 	if res.hidden {
-		cmd = remotefile.HideSecrets(cmd, res.secrets())
+		cmd = secret.HideOutput(cmd, res.secrets())
 	}
 	return modules.Action{Summary: summary, Command: cmd, Sensitive: res.hidden}
 }
@@ -474,7 +454,7 @@ func (res *resource) showRepo() string {
 	if res.hideRepo {
 		return "the repository (sensitive URL)"
 	}
-	return remotefile.ShowURL(res.repo, false)
+	return secret.ShowURL(res.repo, false)
 }
 
 func (res *resource) showKey() string {
@@ -495,7 +475,7 @@ func (res *resource) runAs() string {
 func (res *resource) secrets() []string {
 	var s []string
 	if res.hideRepo {
-		s = remotefile.Secrets(res.repo)
+		s = secret.URL(res.repo)
 	}
 	if res.hideKey && res.key != "" {
 		s = append(s, res.key)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/git"
 	"github.com/opsrun/opsrun/modules/internal/fixture"
@@ -129,21 +127,5 @@ func TestMissingOnHost(t *testing.T) {
 		if _, err := res.Plan(fixture.DefaultHost(), f); !errors.Is(err, modules.ErrMissingOnHost) {
 			t.Errorf("missing %s: %v, want ErrMissingOnHost", missing, err)
 		}
-	}
-}
-
-// TestUnknown checks values not known yet (validate) pass New, and Plan
-// refuses them rather than planning with empty values.
-func TestUnknown(t *testing.T) {
-	cfg := modules.Config{Attrs: map[string]cty.Value{}}
-	for _, a := range git.Type().Attrs {
-		cfg.Attrs[a.Name] = cty.UnknownVal(a.Type)
-	}
-	res, err := git.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := res.Plan(fixture.DefaultHost(), modules.Facts{}); err == nil || !strings.Contains(err.Error(), "not known yet") {
-		t.Errorf("Plan: %v", err)
 	}
 }

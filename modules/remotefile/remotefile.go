@@ -3,10 +3,8 @@
 package remotefile
 
 import (
-	"encoding/hex"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -15,7 +13,9 @@ import (
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
+	"github.com/opsrun/opsrun/modules/internal/fetch"
 	"github.com/opsrun/opsrun/modules/internal/fsmeta"
+	"github.com/opsrun/opsrun/modules/internal/secret"
 )
 
 // Type is the `remote_file` resource type.
@@ -74,20 +74,20 @@ type resource struct {
 	meta    fsmeta.Want
 	headers map[string]string
 	state   string
-	hideURL bool // the URL is sensitive
-	hideHdr bool // the headers are sensitive
-	hidden  bool // either: the download command is not shown
-	unknown []string
+	hideURL bool  // the URL is sensitive
+	hideHdr bool  // the headers are sensitive
+	hidden  bool  // either: the download command is not shown
+	unknown error // attributes not known yet (validate): Plan refuses them
 }
 
 // New validates c and builds a remote_file resource.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
 	res := &resource{
-		url:     ReadURL(r, "url", true),
+		url:     readURL(r, "url"),
 		path:    r.AbsPath("path", true),
-		sha:     ReadSHA256(r, "sha256", true),
-		headers: ReadHeaders(r, "headers"),
+		sha:     fetch.ReadSHA256(r, "sha256", true),
+		headers: fetch.ReadHeaders(r, "headers"),
 		state:   r.OneOf("state", "present", "absent"),
 		hideURL: c.Sensitive["url"],
 		hideHdr: c.Sensitive["headers"],
@@ -99,46 +99,25 @@ func New(c modules.Config) (modules.Resource, error) {
 	if res.path == "/" {
 		r.Errorf("path", "\"/\" is a directory, not a file")
 	}
-	res.unknown = Unknown(c)
+	res.unknown = fetch.Unknown(c)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// ReadSHA256 reads a SHA-256 attribute, 64 hex digits, lowercased; ""
-// when unset.
-func ReadSHA256(r *attr.Reader, name string, required bool) string {
-	var s string
-	if required {
-		s = r.Required(name)
-	} else {
-		s, _ = r.String(name)
-	}
+// readURL reads a required http:// or https:// URL attribute; "" when
+// unset or invalid.
+func readURL(r *attr.Reader, name string) string {
+	s := r.Required(name)
 	if s == "" {
 		return ""
 	}
-	if _, err := hex.DecodeString(s); err != nil || len(s) != 64 {
-		r.Errorf(name, "%q is not a SHA-256 checksum (64 hex digits, as sha256sum prints)", s)
+	if err := fetch.CheckURL(s); err != nil {
+		r.Errorf(name, "%s %v", r.Quote(name, s), err)
 		return ""
 	}
-	return strings.ToLower(s)
-}
-
-// Unknown names the attributes of c whose value is not known yet (a
-// `validate` evaluates host facts as unknown): Plan refuses them.
-func Unknown(c modules.Config) []string {
-	var out []string
-	for name, v := range c.Attrs {
-		if v == cty.NilVal {
-			continue
-		}
-		if v, _ = v.UnmarkDeep(); !v.IsWhollyKnown() {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return s
 }
 
 // Probes asks for the file's stat and checksum, its directory's stat and
@@ -147,13 +126,13 @@ func (res *resource) Probes(*modules.Host) []modules.Probe {
 	if res.state == "absent" {
 		return []modules.Probe{facts.StatProbe(res.path)}
 	}
-	return []modules.Probe{facts.StatProbe(res.path), facts.SumProbe(res.path, ""), facts.StatProbe(path.Dir(res.path)), ToolsProbe()}
+	return []modules.Probe{facts.StatProbe(res.path), facts.SumProbe(res.path, ""), facts.StatProbe(path.Dir(res.path)), fetch.ToolsProbe()}
 }
 
 // Plan downloads when the checksum differs, else fixes metadata.
 func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	if len(res.unknown) > 0 {
-		return nil, fmt.Errorf("%s depends on values that are not known yet", strings.Join(res.unknown, ", "))
+	if res.unknown != nil {
+		return nil, res.unknown
 	}
 	st, err := stat(f, res.path)
 	if err != nil {
@@ -216,7 +195,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	if dst.Type != facts.Directory {
 		return nil, fmt.Errorf("%s is a %s, not a directory", dir, dst.Type)
 	}
-	tool, err := Tool(h, f)
+	tool, err := fetch.Tool(h, f)
 	if err != nil {
 		return nil, err
 	}
@@ -232,14 +211,14 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 		}
 	}
 	var b strings.Builder
-	b.WriteString("( " + TempFile(res.path) + Download(tool, res.url, res.headers, res.sha))
-	if c := ChownTemp(owner, group); c != "" {
+	b.WriteString("( " + fetch.TempFile(dir) + fetch.Download(tool, res.url, res.headers, res.sha))
+	if c := chownTemp(owner, group); c != "" {
 		b.WriteString(" && " + c)
 	}
 	b.WriteString(" && chmod " + attr.FormatMode(res.meta.Mode) + ` "$t" && mv -f "$t" ` + transport.ShellQuote(res.path) + " )")
 	cmd := b.String()
 	if res.hidden {
-		cmd = HideSecrets(cmd, res.secrets())
+		cmd = secret.HideOutput(cmd, fetch.Secrets(res.url, res.hideURL, res.headers, res.hideHdr))
 	}
 	return []modules.Action{{Summary: summary, Command: cmd, Sensitive: res.hidden}}, nil
 }
@@ -256,26 +235,11 @@ func stat(f modules.Facts, p string) (facts.Stat, error) {
 	return st, nil
 }
 
-func (res *resource) showURL() string { return ShowURL(res.url, res.hideURL) }
+func (res *resource) showURL() string { return secret.ShowURL(res.url, res.hideURL) }
 
-// secrets are the strings a failing download must not print: the URL's
-// when it is sensitive, and the header values when they are.
-func (res *resource) secrets() []string {
-	var s []string
-	if res.hideURL {
-		s = Secrets(res.url)
-	}
-	if res.hideHdr {
-		for _, v := range res.headers {
-			s = append(s, v)
-		}
-	}
-	return s
-}
-
-// ChownTemp is the command giving the temporary file $t an owner and/or
+// chownTemp is the command giving the temporary file $t an owner and/or
 // group; "" when both are empty.
-func ChownTemp(owner, group string) string {
+func chownTemp(owner, group string) string {
 	switch {
 	case owner != "" && group != "":
 		return "chown " + transport.ShellQuote(owner+":"+group) + ` "$t"`

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/fixture"
 	"github.com/opsrun/opsrun/modules/remotefile"
@@ -207,51 +205,5 @@ func TestSensitiveFailure(t *testing.T) {
 	out, err := run(acts)
 	if err == nil || strings.Contains(out, "s3cr3t") || !strings.Contains(out, "(sensitive)") || !strings.Contains(out, "404") {
 		t.Errorf("%v: %s", err, out)
-	}
-}
-
-// TestHideSecrets checks the wrapper keeps the exit status, prints
-// nothing on success, and replaces secrets literally (regular expression
-// characters and all) without looping on a secret inside its own
-// replacement.
-func TestHideSecrets(t *testing.T) {
-	for _, c := range []struct {
-		cmd, out string
-		ok       bool
-	}{
-		{"echo fine", "", true},
-		{"echo 'url a.b*c[d] and a.b*c[d]'; echo more >&2; exit 3", "url (sensitive) and (sensitive)\nmore\n", false},
-		{"echo 'it is sensitive'; false", "it is (sensitive)\n", false},
-		// Longest first: xtokx goes whole, then tok where it is left.
-		{"echo 'tok: xtokx'; exit 1", "(sensitive): (sensitive)\n", false},
-	} {
-		cmd := remotefile.HideSecrets(c.cmd, []string{"a.b*c[d]", "sensitive", "xtokx", "tok", ""})
-		out, err := exec.Command("sh", "-c", cmd).CombinedOutput()
-		if (err == nil) != c.ok || string(out) != c.out {
-			t.Errorf("%s: %v %q, want ok %v %q", c.cmd, err, out, c.ok, c.out)
-		}
-		var ee *exec.ExitError
-		if c.cmd == "echo 'url a.b*c[d] and a.b*c[d]'; echo more >&2; exit 3" && (!errors.As(err, &ee) || ee.ExitCode() != 3) {
-			t.Errorf("exit status not kept: %v", err)
-		}
-	}
-	if got := remotefile.HideSecrets("x", nil); got != "x" {
-		t.Errorf("no secrets: %q", got)
-	}
-}
-
-// TestUnknown checks values not known yet (validate) pass New, and Plan
-// refuses them rather than planning with empty values.
-func TestUnknown(t *testing.T) {
-	cfg := modules.Config{Attrs: map[string]cty.Value{}}
-	for _, a := range remotefile.Type().Attrs {
-		cfg.Attrs[a.Name] = cty.UnknownVal(a.Type)
-	}
-	res, err := remotefile.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := res.Plan(fixture.DefaultHost(), modules.Facts{}); err == nil || !strings.Contains(err.Error(), "not known yet") {
-		t.Errorf("Plan: %v", err)
 	}
 }
