@@ -53,6 +53,10 @@ type Options struct {
 	Emit func(Event)
 	// OnPlan, when set, is told the compiled plan before anything runs.
 	OnPlan func(*compile.Plan)
+	// Stop, when closed, stops the run gently: no host and no resource
+	// starts after it, while the commands already running finish (the
+	// first SIGINT). Cancelling the context stops those too (the second).
+	Stop   <-chan struct{}
 	Logger *slog.Logger
 }
 
@@ -69,8 +73,12 @@ type Result struct {
 	Totals Counts
 }
 
-// ErrInterrupted marks a run stopped by its context (SIGINT).
+// ErrInterrupted marks a run stopped before its end, by Options.Stop or
+// by its context (SIGINT).
 var ErrInterrupted = errors.New("run interrupted")
+
+// errStopped is why a run stopped by Options.Stop stopped.
+var errStopped = errors.New("stopped: no new work was started, running commands finished")
 
 type runner struct {
 	in   Input
@@ -158,7 +166,25 @@ func Run(ctx context.Context, in Input, opts Options) (*Result, error) {
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 	}
+	if r.stopped() {
+		return res, fmt.Errorf("%w: %w", ErrInterrupted, errStopped)
+	}
 	return res, nil
+}
+
+// stopped reports whether Options.Stop was closed.
+func (r *runner) stopped() bool {
+	select {
+	case <-r.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// halted reports whether no new work may start: stopped or cancelled.
+func (r *runner) halted(ctx context.Context) bool {
+	return ctx.Err() != nil || r.stopped()
 }
 
 func (r *runner) emit(e Event) {
@@ -181,7 +207,11 @@ func (r *runner) connectAll(ctx context.Context) []*inventory.Host {
 		go func() {
 			defer wg.Done()
 			if !r.acquire(ctx) {
-				r.hostErr(h.Name, fmt.Errorf("%s: not started: %w", h.Name, ctx.Err()), false)
+				why := context.Cause(ctx)
+				if why == nil {
+					why = ErrInterrupted
+				}
+				r.hostErr(h.Name, fmt.Errorf("%s: not started: %w", h.Name, why), false)
 				return
 			}
 			defer r.release()
@@ -233,16 +263,19 @@ func (r *runner) hostErr(host string, err error, unreach bool) {
 	r.failed[host] = true
 }
 
-// acquire takes a fork slot; false when the run was cancelled first.
+// acquire takes a fork slot; false when the run was stopped or
+// cancelled first.
 func (r *runner) acquire(ctx context.Context) bool {
 	select {
 	case r.sem <- struct{}{}:
-		if ctx.Err() != nil {
+		if r.halted(ctx) {
 			r.release()
 			return false
 		}
 		return true
 	case <-ctx.Done():
+		return false
+	case <-r.opts.Stop:
 		return false
 	}
 }
@@ -377,7 +410,7 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 			r.task(name, h.layer, t.Res.Addr, false, StatusSkipped, nil, t.Skip, nil, 0)
 			continue
 		}
-		if ctx.Err() != nil || ls.isAborted() {
+		if r.halted(ctx) || ls.isAborted() {
 			h.skipRest(hp.Tasks[i:], "the run stopped before this resource")
 			return nil
 		}
@@ -436,7 +469,7 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 			continue
 		}
 		ran[next.Res.Addr] = true
-		if ctx.Err() != nil {
+		if r.halted(ctx) {
 			return nil
 		}
 		changed, err := h.apply(next, rest, true)
@@ -485,7 +518,7 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 		attempts++
 		out = h.attempt(t, remaining, handler)
 		// Check mode changes nothing, so trying again cannot help there.
-		if out.err == nil || attempts > opts.Retries || h.r.opts.Check || unreachable(out.err) || h.ctx.Err() != nil {
+		if out.err == nil || attempts > opts.Retries || h.r.opts.Check || unreachable(out.err) || h.r.halted(h.ctx) {
 			break
 		}
 		h.r.log.Info("retrying", "host", h.host, "resource", t.Res.Addr, "attempt", attempts, "error", out.err)
@@ -494,6 +527,10 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 		select {
 		case <-time.After(opts.RetryDelay):
 		case <-h.ctx.Done():
+		case <-h.r.opts.Stop:
+		}
+		if h.r.halted(h.ctx) {
+			break // the failed attempt stands
 		}
 	}
 	ev := Event{Type: TypeTask, Host: h.host, Layer: h.layer, Resource: t.Res.Addr, Handler: handler,

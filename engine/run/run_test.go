@@ -95,6 +95,9 @@ func registry() testRegistry {
 			return flaky{c.Attrs["path"].AsString()}, nil
 		}},
 		"slow": {Name: "slow", New: func(modules.Config) (modules.Resource, error) { return slow{}, nil }},
+		"shell": {Name: "shell", Attrs: []modules.Attr{{Name: "command", Type: cty.String, Required: true}}, New: func(c modules.Config) (modules.Resource, error) {
+			return shell{c.Attrs["command"].AsString()}, nil
+		}},
 		"diffy": {Name: "diffy", Attrs: []modules.Attr{{Name: "text", Type: cty.String, Required: true}}, New: func(c modules.Config) (modules.Resource, error) {
 			return diffy{c.Attrs["text"].AsString()}, nil
 		}},
