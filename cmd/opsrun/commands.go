@@ -10,4 +10,6 @@ func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdRun(f, false, nil))
 	root.AddCommand(NewCmdTestenv(f))
 	root.AddCommand(NewCmdDoc(f))
+	root.AddCommand(NewCmdHistory(f, nil))
+	root.AddCommand(NewCmdUnlock(f, nil))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/opsrun/opsrun/engine/report"
 	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
+	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/modules"
@@ -143,6 +145,9 @@ type RunOptions struct {
 	Output    string
 	SSHConfig string
 	Plan      bool // opsrun plan: check mode, grouped output with diffs
+	// State is the state store's file; empty means DIR/.opsrun/state.db.
+	State       string
+	LockTimeout time.Duration
 
 	Dialer transport.Dialer // nil means SSH
 }
@@ -158,6 +163,17 @@ stack in DIR (default: the current directory): layers in depends_on order,
 hosts in parallel, each host's resources in order. --check probes and plans
 without changing anything.
 
+A run takes the stack's lock (in DIR/.opsrun/state.db, or --state): while
+it runs, another opsrun run on the stack exits with status 4 naming the
+holder, or waits with --lock-timeout. Check mode takes no lock. Every run,
+check mode too, is recorded in the history (opsrun history).
+
+The first SIGINT (Ctrl-C) or SIGTERM stops starting new work — no new host,
+no new resource — and lets the commands already running finish; the run is
+recorded as interrupted, the lock released and the recap printed. A second
+one cancels the running commands (their remote processes are killed); a
+third exits at once.
+
 ` + exitCodesHelp,
 		Example: `  opsrun run setup examples/hello -i .opsrun/testenv/demo/inventory.hcl
   opsrun run configure --layer web --check
@@ -168,7 +184,8 @@ without changing anything.
 		cmd.Short = "Show what a lifecycle event would change, changing nothing"
 		cmd.Long = `Connect to the hosts, gather their facts and print, per host, the resources
 EVENT would change and how (unified diffs for file content, packages to
-install, service state). Nothing is changed.
+install, service state). Nothing is changed, no lock is taken and the
+history records nothing; a plan made while a run holds the stack says so.
 
 ` + exitCodesHelp
 		cmd.Example = `  opsrun plan setup examples/hello -i .opsrun/testenv/demo/inventory.hcl`
@@ -189,6 +206,9 @@ install, service state). Nothing is changed.
 		if opts.Forks < 0 {
 			return usageError("--forks must not be negative")
 		}
+		if opts.LockTimeout < 0 {
+			return usageError("--lock-timeout must not be negative")
+		}
 		if opts.Plan {
 			opts.Check = true
 		}
@@ -204,8 +224,10 @@ install, service state). Nothing is changed.
 	fl.IntVar(&opts.Forks, "forks", 0, "hosts at work at once (default: the stack's forks setting)")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output: text, or json (one event object per line)")
 	fl.StringVar(&opts.SSHConfig, "ssh-config", "", "ssh_config file to read instead of ~/.ssh/config (\"none\" for none)")
+	fl.StringVar(&opts.State, "state", "", "state store file (default DIR/.opsrun/state.db)")
 	if !plan {
-		fl.BoolVar(&opts.Check, "check", false, "probe and plan only; change nothing")
+		fl.BoolVar(&opts.Check, "check", false, "probe and plan only; change nothing (takes no lock)")
+		fl.DurationVar(&opts.LockTimeout, "lock-timeout", 0, "when another run holds the stack, wait this long for it (e.g. 5m) instead of exiting with status 4")
 	}
 	return cmd
 }
@@ -228,9 +250,53 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
+	store := state.New(statePath(opts.State, opts.Dir), state.Options{Logger: opts.f.Logger})
+	runID := newRunID()
+	if opts.Plan {
+		warnIfLocked(ctx, store, opts.IO.ErrOut)
+		res, err := opts.runEvent(ctx, l, targets, runID, nil)
+		return runExit(res, err)
+	}
+	// opsrun run: the lock (unless in check mode), then the history's
+	// start record, so a run that dies shows as running with its lock.
+	me := state.Me(runID, opts.commandLine())
+	if !opts.Check {
+		held, err := store.Acquire(ctx, me, opts.LockTimeout)
+		if err != nil {
+			return opts.lockError(err)
+		}
+		defer func() {
+			if err := held.Release(ctx); err != nil {
+				fmt.Fprintf(opts.IO.ErrOut, "opsrun: could not release the stack's lock: %v; remove it with opsrun unlock --force\n", err)
+			}
+		}()
+		if b := held.Broken; b != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "opsrun: broke a stale lock: run %s (pid %d on %s, since %s) is dead; its run is recorded as interrupted (process died)\n",
+				b.RunID, b.PID, b.Host, b.Started.Local().Format(time.RFC3339))
+		}
+	}
+	rec := &state.RunRecord{
+		ID: runID, Stack: l.stack.Name, Event: opts.Event, Command: me.Command, Check: opts.Check,
+		Layer: opts.Layer, Hosts: opts.Hosts, Who: me.Who(), PID: me.PID, Started: me.Started,
+	}
+	if err := store.Begin(ctx, rec); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	rc := &state.Recorder{}
+	res, runErr := opts.runEvent(ctx, l, targets, runID, rc)
+	rc.Finish(rec, res, runErr)
+	if err := store.Finish(ctx, rec); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "opsrun: could not record the run's end in the history: %v\n", err)
+	}
+	return runExit(res, runErr)
+}
+
+// runEvent runs the event on targets, printing its events and handing
+// them to rc when not nil.
+func (opts *RunOptions) runEvent(ctx context.Context, l *loaded, targets []*inventory.Host, runID string, rc *state.Recorder) (*run.Result, error) {
 	dialer, done, err := checkedDialer(opts.Dialer, opts.SSHConfig, opts.f, targets)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer done()
 	var printer report.RunPrinter
@@ -239,14 +305,29 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	} else {
 		printer = report.NewRunText(opts.IO.Out, opts.IO.ErrOut, opts.IO.IsTTY, opts.Check, opts.Plan)
 	}
+	emit := printer.Emit
+	if rc != nil {
+		emit = func(e run.Event) {
+			rc.Emit(e)
+			printer.Emit(e)
+		}
+	}
 	forks := opts.Forks
 	if forks == 0 {
 		forks = l.stack.Settings.Forks
 	}
-	res, err := run.Run(ctx, run.Input{Stack: l.stack, Registry: l.reg, Dialer: dialer, Hosts: l.hosts, Targets: targets}, run.Options{
-		Event: opts.Event, Layer: opts.Layer, Check: opts.Check, Forks: forks, RunID: newRunID(),
-		Emit: printer.Emit, OnPlan: printer.Planned, Logger: opts.f.Logger,
+	return run.Run(ctx, run.Input{Stack: l.stack, Registry: l.reg, Dialer: dialer, Hosts: l.hosts, Targets: targets}, run.Options{
+		Event: opts.Event, Layer: opts.Layer, Check: opts.Check, Forks: forks, RunID: runID,
+		Emit: emit, OnPlan: printer.Planned, Stop: opts.f.stopSignal(), Logger: opts.f.Logger,
 	})
+}
+
+// runExit is a run's exit status.
+func runExit(res *run.Result, err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
 	if err != nil && !errors.Is(err, run.ErrInterrupted) {
 		return &exitError{code: ExitError, err: err}
 	}
@@ -257,6 +338,61 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &exitError{code: ExitFailed, err: err}
 	}
 	return nil
+}
+
+// commandLine is what the lock and the history say the run is.
+func (opts *RunOptions) commandLine() string {
+	c := "opsrun run " + opts.Event
+	if opts.Check {
+		c += " --check"
+	}
+	if opts.Layer != "" {
+		c += " --layer " + opts.Layer
+	}
+	if opts.Hosts != "" && opts.Hosts != "all" {
+		c += " --hosts " + opts.Hosts
+	}
+	return c
+}
+
+// lockError is exit status 4 with what to do, or the store's error.
+func (opts *RunOptions) lockError(err error) error {
+	var le *state.LockedError
+	if !errors.As(err, &le) {
+		return &exitError{code: ExitError, err: err}
+	}
+	unlock := "opsrun unlock"
+	if opts.Dir != "." {
+		unlock += " " + opts.Dir
+	}
+	if opts.State != "" {
+		unlock += " --state " + opts.State
+	}
+	hint := "wait with --lock-timeout 5m"
+	if opts.LockTimeout > 0 {
+		hint = fmt.Sprintf("waited %s; wait longer with --lock-timeout", opts.LockTimeout)
+	}
+	return &exitError{code: ExitLocked, err: fmt.Errorf("%w; %s or, if that run is dead, %s --force", err, hint, unlock)}
+}
+
+// warnIfLocked tells a plan that a run holds the stack: what it plans
+// may be changing under it.
+func warnIfLocked(ctx context.Context, store *state.Store, errOut io.Writer) {
+	held, err := store.Holder(ctx)
+	switch {
+	case err != nil:
+		fmt.Fprintf(errOut, "opsrun: warning: %v\n", err)
+	case held != nil:
+		fmt.Fprintf(errOut, "opsrun: note: stack locked by %s: a run is changing these hosts, so this plan may be out of date when it ends\n", held)
+	}
+}
+
+// statePath is --state, or the stack's default store.
+func statePath(flag, dir string) string {
+	if flag != "" {
+		return flag
+	}
+	return state.DefaultPath(dir)
 }
 
 // newRunID is a sortable, unique run id: time then randomness.
