@@ -270,6 +270,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 				fmt.Fprintf(opts.IO.ErrOut, "opsrun: could not release the stack's lock: %v; remove it with opsrun unlock --force\n", err)
 			}
 		}()
+		me = held.Lock
 		if b := held.Broken; b != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "opsrun: broke a stale lock: run %s (pid %d on %s, since %s) is dead; its run is recorded as interrupted (process died)\n",
 				b.RunID, b.PID, b.Host, b.Started.Local().Format(time.RFC3339))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,10 @@ import (
 func runJSON(t *testing.T, args ...string) (ExitCode, run.Counts, []run.Event) {
 	t.Helper()
 	streams, out, errOut := testIO()
+	if !slices.Contains(args, "--state") {
+		// Not the stack's own .opsrun/: the examples are in the repository.
+		args = append(args, "--state", filepath.Join(t.TempDir(), "state.db"))
+	}
 	code := Main(append(args, "--ssh-config", "none", "-o", "json"), streams)
 	var events []run.Event
 	var totals run.Counts

@@ -78,7 +78,8 @@ func pidAlive(pid int) bool {
 	return !errors.Is(err, syscall.ESRCH)
 }
 
-// Acquire takes the stack's lock for me. When another run holds it,
+// Acquire takes the stack's lock for me (its Started is set to the moment
+// it is taken). When another run holds it,
 // Acquire polls until wait has passed (0: fails at once) or ctx ends,
 // then returns a *LockedError. A lock left by a dead process on this
 // machine is broken: its run's history record is marked interrupted.
@@ -106,6 +107,8 @@ func (s *Store) Acquire(ctx context.Context, me Lock, wait time.Duration) (*Acqu
 }
 
 func (s *Store) tryAcquire(ctx context.Context, me Lock) (*Acquired, error) {
+	// The lock starts when it is taken, not when the wait for it began.
+	me.Started = time.Now().UTC()
 	got := &Acquired{Lock: me, store: s}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLock)
