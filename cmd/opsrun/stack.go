@@ -252,16 +252,28 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	store := state.New(statePath(opts.State, opts.Dir), state.Options{Logger: opts.f.Logger})
 	runID := newRunID()
+	// From here the first interrupt stops gently (see Main).
+	stop := opts.f.stopSignal()
 	if opts.Plan {
 		warnIfLocked(ctx, store, opts.IO.ErrOut)
-		res, err := opts.runEvent(ctx, l, targets, runID, nil)
+		res, err := opts.runEvent(ctx, l, targets, runID, stop, nil)
 		return runExit(res, err)
 	}
 	// opsrun run: the lock (unless in check mode), then the history's
 	// start record, so a run that dies shows as running with its lock.
 	me := state.Me(runID, opts.commandLine())
 	if !opts.Check {
-		held, err := store.Acquire(ctx, me, opts.LockTimeout)
+		// Waiting for the lock is not work: the first interrupt ends it.
+		lockCtx, cancelLock := context.WithCancelCause(ctx)
+		go func() {
+			select {
+			case <-stop:
+				cancelLock(errors.New("interrupted"))
+			case <-lockCtx.Done():
+			}
+		}()
+		held, err := store.Acquire(lockCtx, me, opts.LockTimeout)
+		cancelLock(nil)
 		if err != nil {
 			return opts.lockError(err)
 		}
@@ -284,7 +296,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &exitError{code: ExitError, err: err}
 	}
 	rc := &state.Recorder{}
-	res, runErr := opts.runEvent(ctx, l, targets, runID, rc)
+	res, runErr := opts.runEvent(ctx, l, targets, runID, stop, rc)
 	rc.Finish(rec, res, runErr)
 	if err := store.Finish(ctx, rec); err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "opsrun: could not record the run's end in the history: %v\n", err)
@@ -294,7 +306,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 
 // runEvent runs the event on targets, printing its events and handing
 // them to rc when not nil.
-func (opts *RunOptions) runEvent(ctx context.Context, l *loaded, targets []*inventory.Host, runID string, rc *state.Recorder) (*run.Result, error) {
+func (opts *RunOptions) runEvent(ctx context.Context, l *loaded, targets []*inventory.Host, runID string, stop <-chan struct{}, rc *state.Recorder) (*run.Result, error) {
 	dialer, done, err := checkedDialer(opts.Dialer, opts.SSHConfig, opts.f, targets)
 	if err != nil {
 		return nil, err
@@ -319,7 +331,7 @@ func (opts *RunOptions) runEvent(ctx context.Context, l *loaded, targets []*inve
 	}
 	return run.Run(ctx, run.Input{Stack: l.stack, Registry: l.reg, Dialer: dialer, Hosts: l.hosts, Targets: targets}, run.Options{
 		Event: opts.Event, Layer: opts.Layer, Check: opts.Check, Forks: forks, RunID: runID,
-		Emit: emit, OnPlan: printer.Planned, Stop: opts.f.stopSignal(), Logger: opts.f.Logger,
+		Emit: emit, OnPlan: printer.Planned, Stop: stop, Logger: opts.f.Logger,
 	})
 }
 

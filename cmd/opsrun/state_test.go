@@ -342,3 +342,33 @@ host "local" {
 		t.Fatalf("lock not released: %+v %v", h, err)
 	}
 }
+
+// The first interrupt ends a wait for the lock: nothing ran, exit 4.
+func TestInterruptEndsLockWait(t *testing.T) {
+	ctx := context.Background()
+	dir := unreachableStack(t)
+	store := state.New(state.DefaultPath(dir), state.Options{})
+	if _, err := store.Acquire(ctx, state.Me("held-run", "opsrun run setup"), 0); err != nil {
+		t.Fatal(err)
+	}
+	streams, _, _ := testIO()
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	f := &Factory{IO: streams, interrupts: newInterrupts(cancel, streams.ErrOut)}
+	opts := &RunOptions{StackOptions: StackOptions{IO: streams, Dir: dir, f: f}, Event: "setup", Hosts: "all", Output: "text", SSHConfig: "none", LockTimeout: time.Minute}
+	done := make(chan error)
+	go func() { done <- runRun(rctx, opts) }()
+	time.Sleep(500 * time.Millisecond)
+	f.interrupts.signal()
+	select {
+	case err := <-done:
+		if exitOf(err) != ExitLocked || !strings.Contains(err.Error(), "held-run") {
+			t.Fatalf("exit %d: %v", exitOf(err), err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the interrupt did not end the wait for the lock")
+	}
+	if runs, _ := store.History(ctx, 0); len(runs) != 0 {
+		t.Errorf("a run that never got the lock was recorded: %+v", runs)
+	}
+}
