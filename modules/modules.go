@@ -86,6 +86,10 @@ type Action struct {
 	// from a sensitive variable: plan, check mode and logs show Summary
 	// only, never Command or content.
 	Sensitive bool
+	// Output asks the engine to keep the end of what Command printed in
+	// the run's events: the command is the user's own (command, script),
+	// so its output is what they want to see.
+	Output bool
 }
 
 // Upload is file content to place on the host.

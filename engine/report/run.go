@@ -137,6 +137,11 @@ func (p *runText) printTask(e run.Event, indent string) {
 	} else {
 		fmt.Fprintf(p.out, "%s%-12s %-10s %-12s %s: %s\n", indent, e.Host, e.Layer, status, what, detail)
 	}
+	if e.Output != "" {
+		for _, line := range strings.Split(e.Output, "\n") {
+			fmt.Fprintf(p.out, "%s    | %s\n", indent, line)
+		}
+	}
 	if p.diffs {
 		for _, d := range e.Diffs {
 			for _, line := range strings.Split(strings.TrimRight(d, "\n"), "\n") {

@@ -19,6 +19,8 @@ func runEvents() []run.Event {
 		{Type: run.TypeTask, Host: "web-2", Layer: "web", Resource: "package.nginx", Status: run.StatusOK},
 		{Type: run.TypeTask, Host: "web-2", Layer: "web", Resource: "file.index", Status: run.StatusFailed, Error: "web-2: file.index: exit status 1: disk full"},
 		{Type: run.TypeTask, Host: "web-1", Layer: "web", Resource: "service.nginx", Handler: true, Status: run.StatusChanged, Actions: []string{"restart nginx"}},
+		{Type: run.TypeTask, Host: "web-1", Layer: "web", Resource: "command.migrate", Status: run.StatusIgnored, Error: "exit status 2", Attempts: 3},
+		{Type: run.TypeTask, Host: "web-1", Layer: "web", Resource: "command.build", Status: run.StatusChanged, Actions: []string{"run `make`"}, Output: "cc -o app\nbuilt app"},
 		{Type: run.TypeHostRecap, Host: "web-1", Counts: &run.Counts{Changed: 3}},
 		{Type: run.TypeHostRecap, Host: "web-2", Counts: &run.Counts{OK: 1, Failed: 1}, Error: "web-2: file.index: exit status 1: disk full"},
 		{Type: run.TypeRunEnd, Event: "setup", Counts: &run.Counts{OK: 1, Changed: 3, Failed: 1}, DurationMS: 1500},
@@ -36,6 +38,10 @@ web-1        web        changed      package.nginx: install nginx
 web-1        web        changed      file.index: write /x
 web-2        web        failed       file.index: web-2: file.index: exit status 1: disk full
 web-1        web        changed      service.nginx (notified): restart nginx
+web-1        web        ignored      command.migrate: exit status 2 (ignored: ignore_errors = true) (after 3 attempts)
+web-1        web        changed      command.build: run `+"`make`"+`
+    | cc -o app
+    | built app
 
 RECAP setup (1.5s)
 HOST   OK  CHANGED  FAILED  SKIPPED  UNREACHABLE

@@ -43,6 +43,9 @@ type Event struct {
 	Diffs    []string `json:"diffs,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Output is the end of what the resource's commands printed, for
+	// types whose commands are the user's own (command, script).
+	Output string `json:"output,omitempty"`
 	// Attempts is how many times the resource was tried, when retries
 	// made it more than once.
 	Attempts int `json:"attempts,omitempty"`

@@ -2,6 +2,7 @@ package run
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,5 +227,52 @@ layer "web" {
 	f.run(t, "setup", false, 0)
 	if count("now") != 2 || count("chained") != 1 {
 		t.Errorf("second run ran handlers: now %d, chained %d", count("now"), count("chained"))
+	}
+}
+
+// talk prints numbered lines, to stdout and one to stderr, and shows its
+// output as command and script do.
+type talk struct{ lines int }
+
+func (talk) Probes(*modules.Host) []modules.Probe { return nil }
+func (r talk) Plan(*modules.Host, modules.Facts) ([]modules.Action, error) {
+	return []modules.Action{{Summary: "talk", Output: true,
+		Command: fmt.Sprintf("i=1; while [ $i -le %d ]; do echo line $i; i=$((i+1)); done; echo to-stderr >&2", r.lines)}}, nil
+}
+
+func TestCommandOutputKept(t *testing.T) {
+	f := load(t, header+`
+layer "web" {
+  on "setup" {
+    talk "short" {
+      lines = 2
+    }
+    talk "long" {
+      lines = 50
+    }
+    talk "secret" {
+      lines     = 1
+      sensitive = true
+    }
+    touch "quiet" {
+      path = "${var.dir}/quiet"
+    }
+  }
+}
+`, "h1")
+	_, events := f.run(t, "setup", false, 0)
+	ev := taskEvents(events)
+	if got := ev["talk.short"].Output; got != "line 1\nline 2\nto-stderr" {
+		t.Errorf("short output %q", got)
+	}
+	long := strings.Split(ev["talk.long"].Output, "\n")
+	if len(long) != maxOutputLines || long[0] != "line 32" || long[len(long)-1] != "to-stderr" {
+		t.Errorf("long output keeps %d lines from %q", len(long), long[0])
+	}
+	if got := ev["talk.secret"].Output; got != "(output hidden: the resource is sensitive)" {
+		t.Errorf("sensitive output %q", got)
+	}
+	if got := ev["touch.quiet"].Output; got != "" {
+		t.Errorf("a resource that does not show output showed %q", got)
 	}
 }

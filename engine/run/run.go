@@ -501,6 +501,7 @@ var ErrTimeout = errors.New("timed out")
 type outcome struct {
 	status  string // StatusOK, StatusChanged or StatusSkipped; failures are err
 	actions []modules.Action
+	output  string // the end of the output of actions that show it
 	reason  string
 	err     error
 }
@@ -538,6 +539,7 @@ func (h *hostRun) apply(t *compile.Task, remaining []*compile.Task, handler bool
 	if attempts > 1 {
 		ev.Attempts = attempts
 	}
+	ev.Output = out.output
 	hide := t.Sensitive
 	for _, a := range out.actions {
 		ev.Actions = append(ev.Actions, a.Summary)
@@ -616,38 +618,68 @@ func (h *hostRun) attempt(t *compile.Task, remaining []*compile.Task, handler bo
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
+	var output []string
 	for i, a := range actions {
-		if err := h.run(ctx, a, t.Sensitive || a.Sensitive); err != nil {
+		sensitive := t.Sensitive || a.Sensitive
+		res, err := h.run(ctx, a, sensitive)
+		if err != nil {
 			if ctx.Err() != nil && h.ctx.Err() == nil {
 				err = fmt.Errorf("%w after %s (timeout); its commands were stopped", ErrTimeout, t.Options.Timeout)
 			}
 			return outcome{actions: actions[:i+1], err: fmt.Errorf("%s: %s: %s: %w", h.host, t.Res.Addr, a.Summary, err)}
 		}
+		if a.Output {
+			switch out := lastLines(string(res.Stdout)+string(res.Stderr), maxOutputLines); {
+			case out == "":
+			case sensitive:
+				output = append(output, "(output hidden: the resource is sensitive)")
+			default:
+				output = append(output, out)
+			}
+		}
 	}
-	return outcome{status: StatusChanged, actions: actions}
+	return outcome{status: StatusChanged, actions: actions, output: strings.Join(output, "\n")}
+}
+
+// maxOutputLines is how much of a command's output a run keeps: the end
+// says how it went; a full build log belongs in the host's own logs.
+const maxOutputLines = 20
+
+// lastLines keeps the last n lines of s, at most 4 KiB of them, trimmed.
+func lastLines(s string, n int) string {
+	s = strings.TrimSpace(s)
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > 4096 {
+		s = strings.ToValidUTF8(s[len(s)-4096:], "")
+	}
+	return s
 }
 
 // run executes one action: its upload, then its command. A sensitive
 // action's failure does not repeat its output, which may hold the secret.
-func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) error {
+func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) (transport.Result, error) {
 	become := h.r.in.Stack.Settings.Become
 	if u := a.Upload; u != nil {
 		spec := transport.FileSpec{Path: u.Path, Mode: u.Mode, Owner: u.Owner, Group: u.Group, Become: become}
 		if u.Source != "" {
 			f, err := os.Open(u.Source)
 			if err != nil {
-				return err
+				return transport.Result{}, err
 			}
 			defer f.Close()
 			if err := h.conn.Upload(ctx, f, spec); err != nil {
-				return err
+				return transport.Result{}, err
 			}
 		} else if err := h.conn.Upload(ctx, strings.NewReader(string(u.Content)), spec); err != nil {
-			return err
+			return transport.Result{}, err
 		}
 	}
 	if a.Command == "" {
-		return nil
+		return transport.Result{}, nil
 	}
 	cmd := transport.Cmd{Command: a.Command, Become: become}
 	if sensitive {
@@ -658,16 +690,16 @@ func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) err
 	}
 	res, err := h.conn.Run(ctx, cmd)
 	if err != nil {
-		return err
+		return res, err
 	}
 	if res.ExitStatus != 0 {
 		out := tail(res.Stderr, res.Stdout)
 		if sensitive && out != "" {
 			out = "(output hidden: the resource is sensitive)"
 		}
-		return &CommandError{ExitStatus: res.ExitStatus, Stderr: out}
+		return res, &CommandError{ExitStatus: res.ExitStatus, Stderr: out}
 	}
-	return nil
+	return res, nil
 }
 
 // stdinShell runs the shell command it is fed on stdin.

@@ -95,6 +95,10 @@ func registry() testRegistry {
 			return flaky{c.Attrs["path"].AsString()}, nil
 		}},
 		"slow": {Name: "slow", New: func(modules.Config) (modules.Resource, error) { return slow{}, nil }},
+		"talk": {Name: "talk", Attrs: []modules.Attr{{Name: "lines", Type: cty.Number, Required: true}}, New: func(c modules.Config) (modules.Resource, error) {
+			n, _ := c.Attrs["lines"].AsBigFloat().Int64()
+			return talk{int(n)}, nil
+		}},
 		"shell": {Name: "shell", Attrs: []modules.Attr{{Name: "command", Type: cty.String, Required: true}}, New: func(c modules.Config) (modules.Resource, error) {
 			return shell{c.Attrs["command"].AsString()}, nil
 		}},

@@ -84,6 +84,7 @@ func (res *resource) Notified(_ *modules.Host, f modules.Facts) ([]modules.Actio
 		Summary:   res.summary(),
 		Command:   res.Wrap(res.command) + " </dev/null",
 		Sensitive: res.hidden,
+		Output:    true,
 	}}, nil
 }
 

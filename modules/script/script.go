@@ -218,6 +218,7 @@ func (res *resource) Notified(h *modules.Host, f modules.Facts) ([]modules.Actio
 		Command:   res.Wrap(transport.ShellJoin(argv...)) + " </dev/null; s=$?; rm -f " + q + "; exit $s",
 		Upload:    up,
 		Sensitive: res.hidden,
+		Output:    true,
 	}}, nil
 }
 
