@@ -39,7 +39,7 @@ web-1        web        changed      file.index: write /x
 web-2        web        failed       file.index: web-2: file.index: exit status 1: disk full
 web-1        web        changed      service.nginx (notified): restart nginx
 web-1        web        ignored      command.migrate: exit status 2 (ignored: ignore_errors = true) (after 3 attempts)
-web-1        web        changed      command.build: run `+"`make`"+`
+web-1        web        changed      command.build: run ` + "`make`" + `
     | cc -o app
     | built app
 
