@@ -93,19 +93,12 @@ func (apk) remove(names []string) string {
 // fails: a package not found, or no index downloaded at all (container
 // images ship without one).
 func (apk) install(h *modules.Host, res *resource, items []item) string {
-	var specs []string
-	for _, it := range items {
-		if res.version != "" {
-			specs = append(specs, it.name+"="+res.version)
-		} else {
-			specs = append(specs, it.name)
-		}
-	}
+	specs := pinSpecs(items, res.version)
 	args := "add "
 	if res.state == "latest" {
 		args += "--upgrade "
 	}
 	args += transport.ShellJoin(specs...)
 	need := "! apk --no-progress --simulate " + args + " >/dev/null 2>&1"
-	return refreshIfNeeded(h.RunID, "apk", need, apkCmd+"update") + " && " + apkCmd + args
+	return refreshIfNeeded(h.RunID, "apk-refreshed", need, apkCmd+"update") + " && " + apkCmd + args
 }

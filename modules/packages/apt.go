@@ -91,14 +91,9 @@ func (apt) remove(names []string) string {
 // pinned version is name=version; an upgrade is the bare name, which apt
 // takes to its candidate.
 func (apt) install(h *modules.Host, res *resource, items []item) string {
-	var args, want []string
-	for _, it := range items {
-		want = append(want, it.name)
-		if res.version != "" {
-			args = append(args, it.name+"="+res.version)
-		} else {
-			args = append(args, it.name)
-		}
+	want := make([]string, len(items))
+	for i, it := range items {
+		want[i] = it.name
 	}
 	cmd := "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends " +
 		"-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + lockTimeout + " "
@@ -106,7 +101,7 @@ func (apt) install(h *modules.Host, res *resource, items []item) string {
 		// The user pinned this version: going back to it is intended.
 		cmd += "--allow-downgrades "
 	}
-	return updateIfNeeded(h.RunID, want) + " && " + cmd + transport.ShellJoin(args...)
+	return updateIfNeeded(h.RunID, want) + " && " + cmd + transport.ShellJoin(pinSpecs(items, res.version)...)
 }
 
 // lockTimeout makes apt wait for the dpkg lock instead of failing at once:
@@ -124,11 +119,7 @@ func updateIfNeeded(runID string, names []string) string {
 	need := "{ ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || " +
 		"[ \"$(LC_ALL=C apt-cache policy " + transport.ShellJoin(names...) + " 2>/dev/null | grep -c '^  Candidate: [^(]')\" -lt " +
 		fmt.Sprint(len(names)) + " ]; }"
-	if runID == "" {
-		return "if " + need + "; then apt-get update -q; fi"
-	}
-	m := transport.ShellQuote("/run/opsrun-apt-updated-" + sanitize(runID))
-	return "if [ ! -e " + m + " ] && " + need + "; then apt-get update -q && touch " + m + "; fi"
+	return refreshIfNeeded(runID, "apt-updated", need, "apt-get update -q")
 }
 
 // candidate is apt's candidate version of name; "" when none is known.

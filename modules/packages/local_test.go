@@ -89,7 +89,7 @@ func TestRefreshIfNeeded(t *testing.T) {
 	dir := t.TempDir()
 	run := func(runID, need string) bool {
 		t.Helper()
-		s := refreshIfNeeded(runID, "dnf", need, "echo REFRESHED")
+		s := refreshIfNeeded(runID, "dnf-refreshed", need, "echo REFRESHED")
 		s = strings.ReplaceAll(s, "/run/opsrun-", dir+"/opsrun-")
 		out, err := exec.Command("sh", "-c", s).Output()
 		if err != nil {
@@ -112,7 +112,7 @@ func TestRefreshIfNeeded(t *testing.T) {
 	if !run("", "true") || !run("", "true") {
 		t.Error("without a run ID every need refreshes")
 	}
-	if s := refreshIfNeeded("a b'c", "apk", "true", "x"); !strings.Contains(s, "/run/opsrun-apk-refreshed-a_b_c ") {
+	if s := refreshIfNeeded("a b'c", "apk-refreshed", "true", "x"); !strings.Contains(s, "/run/opsrun-apk-refreshed-a_b_c ") {
 		t.Errorf("run ID not sanitized: %s", s)
 	}
 }

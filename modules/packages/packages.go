@@ -375,13 +375,15 @@ func (res *resource) shownVersion() string {
 // refreshIfNeeded is the shell snippet that refreshes a package index
 // before an install, only when need (a shell condition) says it can help
 // and at most once per run: a marker under /run, which a reboot clears,
-// records that this run refreshed. Without a run ID there is no marker,
-// and the index is refreshed whenever need holds.
-func refreshIfNeeded(runID, mgr, need, refresh string) string {
+// records that this run refreshed. marker names it per manager
+// ("dnf-refreshed", "apt-updated"), so that managers sharing a host do
+// not skip each other's refresh. Without a run ID there is no marker, and
+// the index is refreshed whenever need holds.
+func refreshIfNeeded(runID, marker, need, refresh string) string {
 	if runID == "" {
 		return "if " + need + "; then " + refresh + "; fi"
 	}
-	m := transport.ShellQuote("/run/opsrun-" + mgr + "-refreshed-" + sanitize(runID))
+	m := transport.ShellQuote("/run/opsrun-" + marker + "-" + sanitize(runID))
 	return "if [ ! -e " + m + " ] && " + need + "; then " + refresh + " && touch " + m + "; fi"
 }
 
@@ -408,4 +410,19 @@ func (res *resource) quoteVersion() string {
 // is one string compared whole (apt, apk).
 func exact(installed map[string]string) func(name, version string) bool {
 	return func(name, version string) bool { return installed[name] == version }
+}
+
+// pinSpecs are the install arguments of items for the managers that take
+// a pinned version as name=version (apt, apk, zypper); without a pin each
+// is the bare name, which the manager installs or upgrades to its
+// candidate.
+func pinSpecs(items []item, version string) []string {
+	specs := make([]string, len(items))
+	for i, it := range items {
+		specs[i] = it.name
+		if version != "" {
+			specs[i] += "=" + version
+		}
+	}
+	return specs
 }

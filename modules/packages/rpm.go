@@ -11,8 +11,8 @@ import (
 	"github.com/opsrun/opsrun/modules/internal/facts"
 )
 
-// rpm is what dnf, yum and zypper share: rpm-based names and versions, and
-// rpm -q for what is installed.
+// rpm is what dnf, yum and zypper share: rpm-based names and versions (and
+// rpmProbes, rpmRead for what is installed).
 type rpm struct{}
 
 // RPM package names may hold upper case, digits and _ + - . (Fedora's
@@ -45,9 +45,26 @@ func (rpm) checkVersion(v string) string {
 	return ""
 }
 
-// readInstalled reads the rpm probe: the newest installed version of each
-// name, and whether an installed instance matches a pinned version.
-func (rpm) readInstalled(res *resource, f modules.Facts) (*hostState, error) {
+// rpmProbes are the facts dnf, yum and zypper read: rpm -q for what is
+// installed and, for state = "latest", the manager's own probe of updates.
+func rpmProbes(res *resource, updates modules.Probe) []modules.Probe {
+	ps := []modules.Probe{facts.RPMProbe(res.names)}
+	if res.state == "latest" {
+		ps = append(ps, updates)
+	}
+	return ps
+}
+
+// rpmRead reads the rpm probe: the newest installed version of each name,
+// and whether an installed instance matches a pinned version. For state =
+// "latest" it reads the manager's probe of updates too, parsed by parse
+// into updates by name whose version is evr. Only an update newer than the
+// newest installed instance counts: dnf lists each architecture's newest
+// (multilib), and an odd yum or zypper listing (another architecture's
+// newer build) would otherwise plan an upgrade that changes nothing, again
+// on every run.
+func rpmRead[U any](res *resource, f modules.Facts, updates modules.Probe,
+	parse func(modules.ProbeResult) (map[string]U, error), evr func(U) string) (*hostState, error) {
 	r, err := res.get(f, facts.RPMProbe(res.names))
 	if err != nil {
 		return nil, err
@@ -72,6 +89,21 @@ func (rpm) readInstalled(res *resource, f modules.Facts) (*hostState, error) {
 		}
 		return false
 	}
+	if res.state != "latest" {
+		return st, nil
+	}
+	if r, err = res.get(f, updates); err != nil {
+		return nil, err
+	}
+	up, err := parse(r)
+	if err != nil {
+		return nil, err
+	}
+	for n := range st.installed {
+		if u, ok := up[n]; ok && facts.CompareEVR(evr(u), st.installed[n]) > 0 {
+			st.newer[n] = evr(u)
+		}
+	}
 	return st, nil
 }
 
@@ -93,34 +125,11 @@ func rpmMatches(p facts.RPMPackage, pinned string) bool {
 type dnf struct{ rpm }
 
 func (dnf) probes(res *resource) []modules.Probe {
-	ps := []modules.Probe{facts.RPMProbe(res.names)}
-	if res.state == "latest" {
-		ps = append(ps, facts.DnfUpgradesProbe(res.names))
-	}
-	return ps
+	return rpmProbes(res, facts.DnfUpgradesProbe(res.names))
 }
 
-func (d dnf) read(res *resource, f modules.Facts) (*hostState, error) {
-	st, err := d.readInstalled(res, f)
-	if err != nil || res.state != "latest" {
-		return st, err
-	}
-	r, err := res.get(f, facts.DnfUpgradesProbe(res.names))
-	if err != nil {
-		return nil, err
-	}
-	up, err := facts.ParseDnfRepoquery(r)
-	if err != nil {
-		return nil, err
-	}
-	for n := range st.installed {
-		// dnf lists each architecture's newest: only one newer than the
-		// newest installed instance is an upgrade (multilib).
-		if p, ok := up[n]; ok && facts.CompareEVR(p.EVR(), st.installed[n]) > 0 {
-			st.newer[n] = p.EVR()
-		}
-	}
-	return st, nil
+func (dnf) read(res *resource, f modules.Facts) (*hostState, error) {
+	return rpmRead(res, f, facts.DnfUpgradesProbe(res.names), facts.ParseDnfRepoquery, facts.RPMPackage.EVR)
 }
 
 func (dnf) remove(names []string) string {
@@ -137,7 +146,7 @@ func (dnf) install(h *modules.Host, res *resource, items []item) string {
 	specs := rpmSpecs(items, "-", true)
 	need := "[ \"$(dnf -C -q repoquery --queryformat '%{name}\\n' " + transport.ShellJoin(specs...) +
 		" 2>/dev/null | sort -u | grep -c .)\" -lt " + fmt.Sprint(len(specs)) + " ]"
-	return refreshIfNeeded(h.RunID, "dnf", need, "dnf -q makecache --refresh") +
+	return refreshIfNeeded(h.RunID, "dnf-refreshed", need, "dnf -q makecache --refresh") +
 		" && dnf -y -q --setopt=install_weak_deps=False install " + transport.ShellJoin(specs...)
 }
 
@@ -164,35 +173,11 @@ func rpmSpecs(items []item, sep string, epoch bool) []string {
 type yum struct{ rpm }
 
 func (yum) probes(res *resource) []modules.Probe {
-	ps := []modules.Probe{facts.RPMProbe(res.names)}
-	if res.state == "latest" {
-		ps = append(ps, facts.YumUpdatesProbe(res.names))
-	}
-	return ps
+	return rpmProbes(res, facts.YumUpdatesProbe(res.names))
 }
 
-func (y yum) read(res *resource, f modules.Facts) (*hostState, error) {
-	st, err := y.readInstalled(res, f)
-	if err != nil || res.state != "latest" {
-		return st, err
-	}
-	r, err := res.get(f, facts.YumUpdatesProbe(res.names))
-	if err != nil {
-		return nil, err
-	}
-	up, err := facts.ParseYumInfo(r)
-	if err != nil {
-		return nil, err
-	}
-	for n := range st.installed {
-		// yum lists updates only; compared anyway so that an odd listing
-		// (another architecture's newer build) cannot plan an upgrade
-		// that changes nothing, again on every run.
-		if p, ok := up[n]; ok && facts.CompareEVR(p.EVR(), st.installed[n]) > 0 {
-			st.newer[n] = p.EVR()
-		}
-	}
-	return st, nil
+func (yum) read(res *resource, f modules.Facts) (*hostState, error) {
+	return rpmRead(res, f, facts.YumUpdatesProbe(res.names), facts.ParseYumInfo, facts.RPMPackage.EVR)
 }
 
 func (yum) remove(names []string) string {
@@ -214,7 +199,7 @@ func (yum) install(h *modules.Host, res *resource, items []item) string {
 	}
 	need := "[ \"$(LC_ALL=C yum -C -q --showduplicates info available " + transport.ShellJoin(specs...) +
 		" 2>/dev/null | sed -n 's/^Name *: //p' | sort -u | grep -c .)\" -lt " + fmt.Sprint(len(specs)) + " ]"
-	return refreshIfNeeded(h.RunID, "yum", need, "yum -q clean expire-cache && yum -q makecache fast") +
+	return refreshIfNeeded(h.RunID, "yum-refreshed", need, "yum -q clean expire-cache && yum -q makecache fast") +
 		" && yum -y -q " + verb + transport.ShellJoin(specs...)
 }
 
@@ -227,32 +212,12 @@ type zypper struct{ rpm }
 const zypperCmd = "ZYPP_LOCK_TIMEOUT=300 zypper --non-interactive "
 
 func (zypper) probes(res *resource) []modules.Probe {
-	ps := []modules.Probe{facts.RPMProbe(res.names)}
-	if res.state == "latest" {
-		ps = append(ps, facts.ZypperUpdatesProbe())
-	}
-	return ps
+	return rpmProbes(res, facts.ZypperUpdatesProbe())
 }
 
-func (z zypper) read(res *resource, f modules.Facts) (*hostState, error) {
-	st, err := z.readInstalled(res, f)
-	if err != nil || res.state != "latest" {
-		return st, err
-	}
-	r, err := res.get(f, facts.ZypperUpdatesProbe())
-	if err != nil {
-		return nil, err
-	}
-	up, err := facts.ParseZypperUpdates(r)
-	if err != nil {
-		return nil, err
-	}
-	for n := range st.installed {
-		if u, ok := up[n]; ok && facts.CompareEVR(u.Edition, st.installed[n]) > 0 {
-			st.newer[n] = u.Edition
-		}
-	}
-	return st, nil
+func (zypper) read(res *resource, f modules.Facts) (*hostState, error) {
+	return rpmRead(res, f, facts.ZypperUpdatesProbe(), facts.ParseZypperUpdates,
+		func(u facts.ZypperUpdate) string { return u.Edition })
 }
 
 func (zypper) remove(names []string) string {
@@ -265,19 +230,12 @@ func (zypper) remove(names []string) string {
 // are refreshed first when a dry run of the same install from the cache as
 // it is fails (a package or version not found: exit 104).
 func (zypper) install(h *modules.Host, res *resource, items []item) string {
-	var specs []string
-	for _, it := range items {
-		if res.version != "" {
-			specs = append(specs, it.name+"="+res.version)
-		} else {
-			specs = append(specs, it.name)
-		}
-	}
+	specs := pinSpecs(items, res.version)
 	args := "install --no-recommends "
 	if res.version != "" {
 		args += "--oldpackage "
 	}
 	args += transport.ShellJoin(specs...)
 	need := "! " + zypperCmd + "--no-refresh " + strings.Replace(args, "install ", "install --dry-run ", 1) + " >/dev/null 2>&1"
-	return refreshIfNeeded(h.RunID, "zypper", need, zypperCmd+"refresh") + " && " + zypperCmd + args
+	return refreshIfNeeded(h.RunID, "zypper-refreshed", need, zypperCmd+"refresh") + " && " + zypperCmd + args
 }
