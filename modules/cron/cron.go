@@ -16,6 +16,7 @@ import (
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
 	"github.com/opsrun/opsrun/modules/internal/filediff"
+	"github.com/opsrun/opsrun/modules/internal/textedit"
 )
 
 // Type is the `cron` resource type.
@@ -230,7 +231,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	case err != nil:
 		return nil, err
 	}
-	old := splitLines(ct.Content)
+	old := textedit.SplitLines(ct.Content)
 	var block []string
 	if res.state == "present" {
 		block = res.block()
@@ -271,7 +272,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 			Sensitive: res.hidden,
 		}}, nil
 	}
-	content := joinLines(lines)
+	content := textedit.JoinLines(lines)
 	// The new crontab goes through a root-only file and crontab's stdin:
 	// busybox crontab opens a FILE argument as the target user, who cannot
 	// read a root-only file, while stdin is opened by root's shell.

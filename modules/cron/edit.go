@@ -14,24 +14,6 @@ const markerPrefix = "#opsrun: "
 // entry matches.
 var envLineRE = regexp.MustCompile(`^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*=`)
 
-// splitLines splits crontab content into lines, without the newline that
-// ends the last one.
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
-// joinLines is the content of lines, each ended by a newline: cron
-// ignores (vixie cron refuses) a last line without one.
-func joinLines(ls []string) string {
-	if len(ls) == 0 {
-		return ""
-	}
-	return strings.Join(ls, "\n") + "\n"
-}
-
 // isMarker reports whether line is marker, ignoring trailing blanks (and
 // the carriage return of a crontab edited on Windows).
 func isMarker(line, marker string) bool {

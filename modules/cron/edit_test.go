@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opsrun/opsrun/modules/internal/textedit"
 )
 
 // FuzzEdit checks the crontab editor on any content: writing the block is
@@ -20,7 +22,7 @@ func FuzzEdit(f *testing.F) {
 		}
 		marker := markerPrefix + name
 		block := []string{marker, "MAILTO=ops", "0 3 * * * job"}
-		old := splitLines(content)
+		old := textedit.SplitLines(content)
 		once, _ := edit(old, marker, block)
 		twice, found := edit(once, marker, block)
 		if !slices.Equal(once, twice) || found != 1 {
@@ -44,7 +46,7 @@ func FuzzEdit(f *testing.F) {
 		if !slices.Equal(gone, outside) {
 			t.Fatalf("removal changed other lines:\n got %q\nwant %q", gone, outside)
 		}
-		if joinLines(splitLines(joinLines(once))) != joinLines(once) {
+		if textedit.JoinLines(textedit.SplitLines(textedit.JoinLines(once))) != textedit.JoinLines(once) {
 			t.Fatalf("content does not survive a round trip: %q", once)
 		}
 	})

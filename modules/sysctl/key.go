@@ -68,23 +68,6 @@ func assignment(line string) (k key, value string, ok bool) {
 	return k, normValue(value), true
 }
 
-// splitLines splits content into lines, without the newline that ends
-// the last one.
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
-// joinLines is the content of lines, each ended by a newline.
-func joinLines(ls []string) string {
-	if len(ls) == 0 {
-		return ""
-	}
-	return strings.Join(ls, "\n") + "\n"
-}
-
 // edit returns the file's lines with the assignments of k replaced by
 // line (the first, in place, or appended when there is none; the others
 // dropped, as the last one would win), or all removed when line is "".

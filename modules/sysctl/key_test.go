@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opsrun/opsrun/modules/internal/textedit"
 )
 
 func TestParseKey(t *testing.T) {
@@ -72,7 +74,7 @@ func FuzzEdit(f *testing.F) {
 		}
 		k, _ := parseKey("net.ipv4.ip_forward")
 		line := k.name + " = " + value
-		old := splitLines(content)
+		old := textedit.SplitLines(content)
 		once := edit(old, k, value, line)
 		if twice := edit(once, k, value, line); !slices.Equal(once, twice) {
 			t.Fatalf("not idempotent:\n%q\n%q", once, twice)

@@ -15,6 +15,7 @@ import (
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
 	"github.com/opsrun/opsrun/modules/internal/filediff"
+	"github.com/opsrun/opsrun/modules/internal/textedit"
 )
 
 // DefaultFile is where settings are persisted unless file says otherwise:
@@ -255,7 +256,7 @@ func (res *resource) planFile(f modules.Facts) ([]modules.Action, error) {
 	if err != nil {
 		return nil, err
 	}
-	old := splitLines(cf.Content)
+	old := textedit.SplitLines(cf.Content)
 	var line string
 	if res.state == "present" {
 		line = res.key.name + " = " + res.value
@@ -295,7 +296,7 @@ func (res *resource) planFile(f modules.Facts) ([]modules.Action, error) {
 
 // upload writes lines as the file, world-readable as sysctl.d files are.
 func (res *resource) upload(summary string, from filediff.Side, lines []string) modules.Action {
-	content := []byte(joinLines(lines))
+	content := []byte(textedit.JoinLines(lines))
 	return modules.Action{
 		Summary:   summary,
 		Diff:      filediff.Unified(res.file, from, filediff.Text(content), res.hidden),

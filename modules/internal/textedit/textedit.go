@@ -3,6 +3,8 @@
 // the file whole with its stat, the line splitting and insert positions
 // Ansible's lineinfile and blockinfile use, and the actions that write the
 // edited file back whole and atomically, keeping its mode and owner.
+// cron and sysctl, which rewrite a crontab or a sysctl.d file line by
+// line, share its SplitLines and JoinLines.
 //
 // The edit itself is computed in Go from the probed content, so plan and
 // check mode show the exact diff a run writes, and the host needs no tool
@@ -270,6 +272,28 @@ func Text(l []byte) []byte { return bytes.TrimRight(l, "\r\n") }
 // then matches at the end of the line, as Python's does before a final
 // newline.
 func Body(l []byte) []byte { return bytes.TrimSuffix(l, []byte("\n")) }
+
+// SplitLines splits s into lines without their newlines, for the
+// line-oriented files rewritten whole with JoinLines (a crontab, a
+// sysctl.d file), where an edit works on lines and the content is
+// normalised anyway; Lines is for byte-exact edits, keeping each line's
+// ending. "" has no line.
+func SplitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// JoinLines is the content of lines, each ended by a newline, so a last
+// line that had none gains one (cron ignores, and vixie cron refuses, a
+// last line without one); "" for no line.
+func JoinLines(ls []string) string {
+	if len(ls) == 0 {
+		return ""
+	}
+	return strings.Join(ls, "\n") + "\n"
+}
 
 // Terminated returns lines with a "\n" added to the last one when it
 // lacks it, so a line can be put after it.

@@ -50,3 +50,15 @@ func FuzzLines(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitJoinLines(t *testing.T) {
+	for in, want := range map[string]string{"": "", "a": "a\n", "a\n": "a\n", "a\n\nb": "a\n\nb\n", "\n": "\n", "a\r\n": "a\r\n"} {
+		ls := SplitLines(in)
+		if got := JoinLines(ls); got != want {
+			t.Errorf("%q: split %q, joined %q, want %q", in, ls, got, want)
+		}
+	}
+	if ls := SplitLines("a\n"); len(ls) != 1 {
+		t.Errorf("a final newline makes no empty last line: %q", ls)
+	}
+}
