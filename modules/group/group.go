@@ -4,14 +4,12 @@ package group
 
 import (
 	"fmt"
-	"math/big"
-	"regexp"
 
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/internal/account"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
 )
@@ -51,19 +49,6 @@ func schema() []modules.Attr {
 	}
 }
 
-// nameRE is the shadow-utils user and group name rule (lowercase, digits,
-// _ and -, a trailing $ for Samba machine accounts), with dots allowed as
-// Debian, RHEL and busybox allow them. Checked here so no name can be
-// read as an option or break a /etc/group line.
-var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*\$?$`)
-
-// ValidName reports whether s is a valid user or group name (nameRE, at
-// most 32 characters: the utmp limit useradd enforces).
-func ValidName(s string) bool { return len(s) <= 32 && nameRE.MatchString(s) }
-
-// maxID is the largest uid or gid: (uid_t)-1 means "no id" to the kernel.
-const maxID = 4294967294
-
 // resource is a group configured for one host.
 type resource struct {
 	name   string
@@ -81,49 +66,18 @@ func New(c modules.Config) (modules.Resource, error) {
 		state: r.OneOf("state", "present", "absent"),
 	}
 	res.system, _ = r.Bool("system")
-	if res.name != "" && !ValidName(res.name) {
+	if res.name != "" && !account.ValidName(res.name) {
 		r.Errorf("name", "%s is not a valid group name (lowercase letters, digits, _ . -, starting with a letter or _, at most 32 characters)", r.Quote("name", res.name))
 	}
-	res.gid, res.gidSet = ReadID(r, "gid")
+	res.gid, res.gidSet = account.ReadID(r, "gid")
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// ReadID reads attribute name as a uid or gid: a whole number from 0 to
-// 4294967294. set is false when it is null, unknown or invalid (the
-// error is recorded in r).
-func ReadID(r *attr.Reader, name string) (id uint32, set bool) {
-	v := r.Value(name)
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return 0, false
-	}
-	nv, err := convert.Convert(v, cty.Number)
-	if err != nil {
-		r.Errorf(name, "must be a number")
-		return 0, false
-	}
-	f := nv.AsBigFloat()
-	if !f.IsInt() || f.Sign() < 0 || f.Cmp(new(big.Float).SetUint64(maxID)) > 0 {
-		shown := f.Text('f', -1)
-		if r.Sensitive(name) {
-			shown = "(sensitive value)"
-		}
-		r.Errorf(name, "%s is not a valid id: a whole number from 0 to %d", shown, uint64(maxID))
-		return 0, false
-	}
-	u, _ := f.Uint64()
-	return uint32(u), true
-}
-
-// tools reports whether the host's account tools must be probed: Alpine
-// ships busybox's addgroup and has groupadd only with the shadow package;
-// the other families have shadow-utils.
-func tools(h *modules.Host) bool { return h.OSFamily == "alpine" }
-
 func (res *resource) probe(h *modules.Host) modules.Probe {
-	return facts.GroupProbe(res.name, tools(h))
+	return facts.GroupProbe(res.name, account.ProbeTools(h))
 }
 
 // Probes asks for the group's entry (and on Alpine, the tools).

@@ -14,7 +14,7 @@ import (
 
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
-	"github.com/opsrun/opsrun/modules/group"
+	"github.com/opsrun/opsrun/modules/internal/account"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
 )
@@ -148,15 +148,15 @@ func New(c modules.Config) (modules.Resource, error) {
 		home:      r.AbsPath("home", false),
 		sensitive: c.Sensitive,
 	}
-	if res.name != "" && !group.ValidName(res.name) {
+	if res.name != "" && !account.ValidName(res.name) {
 		r.Errorf("name", "%s is not a valid user name (lowercase letters, digits, _ . -, starting with a letter or _, at most 32 characters)", r.Quote("name", res.name))
 	}
-	res.uid, res.uidSet = group.ReadID(r, "uid")
+	res.uid, res.uidSet = account.ReadID(r, "uid")
 	res.group = r.Account("group")
 	if v := r.Value("groups"); !v.IsNull() && v.IsWhollyKnown() {
 		res.groupsSet = true
 		for _, g := range r.Strings("groups") {
-			if !group.ValidName(g) {
+			if !account.ValidName(g) {
 				r.Errorf("groups", "%s is not a group name", r.Quote("groups", g))
 			}
 			res.groups = append(res.groups, g)
@@ -218,13 +218,8 @@ func (res *resource) hidesCommand() bool {
 	return false
 }
 
-// tools reports whether the host's account tools must be probed: Alpine
-// has useradd only with the shadow package, else busybox's adduser; the
-// other families have shadow-utils.
-func tools(h *modules.Host) bool { return h.OSFamily == "alpine" }
-
 func (res *resource) probe(h *modules.Host) modules.Probe {
-	q := facts.UserQuery{Name: res.name, Tools: tools(h)}
+	q := facts.UserQuery{Name: res.name, Tools: account.ProbeTools(h)}
 	if res.state == "present" {
 		q.Password = res.password
 		if res.keysSet {
