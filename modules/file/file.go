@@ -125,12 +125,17 @@ func New(c modules.Config) (modules.Resource, error) {
 		res.want = filediff.Text([]byte(content))
 	case hasSource:
 		res.manage = true
-		if err := res.readSource(c.Dir, source); err != nil {
-			var pe *fs.PathError
-			if c.Sensitive["source"] && errors.As(err, &pe) {
-				err = pe.Err // the path itself is the secret
-			}
+		// A small source is taken in hand, so the diff shows it; a large
+		// one is streamed.
+		src, err := ReadSource(c.Dir, source, filediff.MaxSize, c.Sensitive["source"])
+		switch {
+		case err != nil:
 			r.Errorf("source", "%v", err)
+		case src.SHA256 != "":
+			res.want = filediff.Side{Exists: true, SHA256: src.SHA256}
+			res.source = src.Path
+		default:
+			res.want = filediff.Text(src.Content)
 		}
 	case !r.Value("content").IsKnown() || !r.Value("source").IsKnown():
 		res.unknown = true
@@ -200,41 +205,65 @@ func NewContent(c modules.Config, schema []modules.Attr, content func() (Content
 	return res, nil
 }
 
-// readSource takes a small source's bytes in hand (so the diff shows them
-// and exactly those bytes are uploaded) and only hashes a large one, which
-// the engine then streams.
-func (res *resource) readSource(dir, source string) error {
+// Source is a file on the controller that a resource uploads, read when
+// the stack is loaded, so a missing one fails before any host is touched.
+type Source struct {
+	// Path is the file's absolute path on the controller.
+	Path string
+	// Content is the file's bytes when it is no larger than ReadSource's
+	// inHand: taken in hand, so exactly the bytes checked (and, for a
+	// file, shown in its diff) are uploaded.
+	Content []byte
+	// SHA256 is the hex checksum of a larger file, which is only hashed:
+	// the engine streams it from Path (Upload.Source) when it is
+	// uploaded. "" when Content holds the file.
+	SHA256 string
+}
+
+// ReadSource reads source, a path relative to dir (the stack's
+// directory) unless absolute, whole when it has at most inHand bytes, and
+// only hashes a larger one. The file and script types both upload a file
+// from the controller this way. When the source comes from a sensitive
+// variable, an error opening it does not show its path: the path itself
+// is the secret.
+func ReadSource(dir, source string, inHand int64, sensitive bool) (Source, error) {
+	src, err := readSource(dir, source, inHand)
+	var pe *fs.PathError
+	if err != nil && sensitive && errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return src, err
+}
+
+func readSource(dir, source string, inHand int64) (Source, error) {
 	p := source
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(dir, p)
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return err
+		return Source{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return Source{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", p)
+		return Source{}, fmt.Errorf("%s is not a regular file", p)
 	}
-	if fi.Size() <= filediff.MaxSize {
+	if fi.Size() <= inHand {
 		b, err := io.ReadAll(f)
 		if err != nil {
-			return err
+			return Source{}, err
 		}
-		res.want = filediff.Text(b)
-		return nil
+		return Source{Path: p, Content: b}, nil
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return err
+		return Source{}, err
 	}
-	res.want = filediff.Side{Exists: true, SHA256: hex.EncodeToString(h.Sum(nil))}
-	res.source = p
-	return nil
+	return Source{Path: p, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // Probes asks for the path's stat and, when content is managed, its

@@ -7,12 +7,7 @@ package script
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,6 +16,7 @@ import (
 
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/file"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/guard"
 )
@@ -120,12 +116,15 @@ func New(c modules.Config) (modules.Resource, error) {
 		res.label = "an inline script (" + plural(strings.Count(strings.TrimRight(content, "\n"), "\n")+1, "line") + ")"
 	case hasSource:
 		res.label = "script " + source
-		if err := res.readSource(c.Dir, source); err != nil {
-			var pe *fs.PathError
-			if c.Sensitive["source"] && errors.As(err, &pe) {
-				err = pe.Err // the path itself is the secret
-			}
+		// A small script is taken in hand, so exactly those bytes are
+		// uploaded; a large one is streamed.
+		src, err := file.ReadSource(c.Dir, source, maxInHand, c.Sensitive["source"])
+		if err != nil {
 			r.Errorf("source", "%v", err)
+		}
+		res.content, res.sum = src.Content, src.SHA256
+		if src.SHA256 != "" {
+			res.source = src.Path
 		}
 	case !res.unknown:
 		r.Errorf("content", "or source is required: the script to run")
@@ -140,42 +139,6 @@ func New(c modules.Config) (modules.Resource, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-// readSource takes a small script's bytes in hand, so exactly those are
-// uploaded, and only hashes a large one, which the engine then streams.
-func (res *resource) readSource(dir, source string) error {
-	p := source
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", p)
-	}
-	if fi.Size() <= maxInHand {
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return err
-		}
-		res.content = b
-		return nil
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	res.sum = hex.EncodeToString(h.Sum(nil))
-	res.source = p
-	return nil
 }
 
 // Probes asks for the guards' facts.
