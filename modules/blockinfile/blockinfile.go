@@ -55,23 +55,15 @@ func schema() []modules.Attr {
 
 // resource is a block configured for one host.
 type resource struct {
-	file       textedit.File
-	begin, end []byte // the marker lines, without newline
-	block      [][]byte
-	pos        textedit.Position
-	present    bool
-	hidden     bool // block or marker comes from a sensitive variable
+	textedit.Edit        // Hidden: block or marker comes from a sensitive variable
+	begin, end    []byte // the marker lines, without newline
+	block         [][]byte
 }
 
 // New validates c and builds a blockinfile resource.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
-	res := &resource{
-		file:    textedit.ReadFile(r),
-		present: r.OneOf("state", "present", "absent") != "absent",
-		pos:     textedit.ReadPosition(r),
-		hidden:  c.Sensitive["block"] || c.Sensitive["marker"],
-	}
+	res := &resource{Edit: textedit.Read(r, "block", "marker")}
 	marker, hasMarker := r.String("marker")
 	switch {
 	case !hasMarker:
@@ -85,13 +77,12 @@ func New(c modules.Config) (modules.Resource, error) {
 	res.end = []byte(strings.ReplaceAll(marker, "{mark}", "END"))
 
 	block, hasBlock := r.String("block")
-	res.file.Unknown = res.file.Unknown || textedit.Unknown(r, "block", "marker")
 	switch {
-	case res.file.Unknown:
-	case res.present && !hasBlock:
+	case res.Unknown:
+	case res.Present && !hasBlock:
 		r.Errorf("block", "is required when state is present (an empty string or state = \"absent\" removes the block)")
 	case block == "":
-		res.present = false // an empty block is no block, as in Ansible
+		res.Present = false // an empty block is no block, as in Ansible
 	}
 	if block != "" && !strings.HasSuffix(block, "\n") {
 		block += "\n"
@@ -108,12 +99,9 @@ func New(c modules.Config) (modules.Resource, error) {
 	return res, nil
 }
 
-// Probes reads the file.
-func (res *resource) Probes(*modules.Host) []modules.Probe { return res.file.Probes() }
-
 // Plan edits the probed content and writes it back when it changed.
 func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	return res.file.Plan(f, res.present, res.hidden, res.edit)
+	return res.Actions(f, res.edit)
 }
 
 // find returns the 0-based lines of the begin and end markers, -1 each
@@ -156,23 +144,23 @@ func (res *resource) edit(old []byte) ([]byte, string, error) {
 		return nil, "", err
 	}
 	var want [][]byte
-	if res.present {
+	if res.Present {
 		want = append(want, append(append([]byte{}, res.begin...), '\n'))
 		want = append(want, res.block...)
 		want = append(want, append(append([]byte{}, res.end...), '\n'))
 	}
 	span := "lines " + strconv.Itoa(b+1) + "-" + strconv.Itoa(e+1)
 	switch {
-	case b < 0 && !res.present:
+	case b < 0 && !res.Present:
 		return old, "", nil
 	case b < 0:
-		i := res.pos.Index(lines)
+		i := res.Pos.Index(lines)
 		where := "at line " + strconv.Itoa(i+1)
 		if i == len(lines) && i > 0 {
 			where = "at the end"
 		}
 		return textedit.Join(textedit.Insert(lines, i, want...)), "add the block " + where, nil
-	case !res.present:
+	case !res.Present:
 		out := append(append([][]byte{}, lines[:b]...), lines[e+1:]...)
 		return textedit.Join(out), "remove the block (" + span + ")", nil
 	}

@@ -53,24 +53,16 @@ func schema() []modules.Attr {
 
 // resource is a line configured for one host.
 type resource struct {
-	file    textedit.File
-	line    []byte
-	re      *regexp.Regexp
-	pattern string
-	pos     textedit.Position
-	present bool
-	hidden  bool // line or regexp comes from a sensitive variable
+	textedit.Edit // Hidden: line or regexp comes from a sensitive variable
+	line          []byte
+	re            *regexp.Regexp
+	pattern       string
 }
 
 // New validates c and builds a line resource.
 func New(c modules.Config) (modules.Resource, error) {
 	r := attr.NewReader(c, schema())
-	res := &resource{
-		file:    textedit.ReadFile(r),
-		present: r.OneOf("state", "present", "absent") != "absent",
-		pos:     textedit.ReadPosition(r),
-		hidden:  c.Sensitive["line"] || c.Sensitive["regexp"],
-	}
+	res := &resource{Edit: textedit.Read(r, "line", "regexp")}
 	line, hasLine := r.String("line")
 	if strings.ContainsAny(line, "\r\n") {
 		r.Errorf("line", "must be one line, without a newline or carriage return (use blockinfile for several lines)")
@@ -80,14 +72,13 @@ func New(c modules.Config) (modules.Resource, error) {
 		res.pattern = p
 		res.re = textedit.Regexp(r, "regexp", p)
 	}
-	res.file.Unknown = res.file.Unknown || textedit.Unknown(r, "line", "regexp")
 	switch {
-	case res.file.Unknown:
-	case res.present && !hasLine:
+	case res.Unknown:
+	case res.Present && !hasLine:
 		r.Errorf("line", "is required when state is present")
-	case res.present && line == "":
+	case res.Present && line == "":
 		r.Errorf("line", "must not be empty")
-	case !res.present && !hasLine && res.pattern == "":
+	case !res.Present && !hasLine && res.pattern == "":
 		r.Errorf("line", "or regexp is required when state is absent: they say which lines to remove")
 	}
 	if err := r.Err(); err != nil {
@@ -96,21 +87,18 @@ func New(c modules.Config) (modules.Resource, error) {
 	return res, nil
 }
 
-// Probes reads the file.
-func (res *resource) Probes(*modules.Host) []modules.Probe { return res.file.Probes() }
-
 // Plan edits the probed content and writes it back when it changed.
 func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, error) {
 	edit := res.remove
-	if res.present {
+	if res.Present {
 		edit = res.ensure
 	}
-	return res.file.Plan(f, res.present, res.hidden, edit)
+	return res.Actions(f, edit)
 }
 
 // shown is the line for a summary, unless it is sensitive.
 func (res *resource) shown() string {
-	if res.hidden {
+	if res.Hidden {
 		return "(sensitive)"
 	}
 	return textedit.Quote(string(res.line))
@@ -157,7 +145,7 @@ func (res *resource) ensure(old []byte) ([]byte, string, error) {
 		out[at] = repl
 		return textedit.Join(out), "replace line " + strconv.Itoa(at+1) + " with " + res.shown(), nil
 	}
-	i := res.pos.Index(lines)
+	i := res.Pos.Index(lines)
 	add := append(append([]byte{}, res.line...), '\n')
 	where := "as line " + strconv.Itoa(i+1)
 	if i == len(lines) && i > 0 {
@@ -188,7 +176,7 @@ func (res *resource) remove(old []byte) ([]byte, string, error) {
 		return old, "", nil
 	}
 	what := "remove " + textedit.LineList(gone)
-	if !res.hidden {
+	if !res.Hidden {
 		if res.re != nil {
 			what += " matching " + textedit.Quote(res.pattern)
 		} else {

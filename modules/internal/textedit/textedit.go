@@ -76,21 +76,32 @@ func Attrs(noun string) []modules.Attr {
 	}
 }
 
-// File is the file an edit is made to, and how it is written.
-type File struct {
+// Edit is an edit of part of a file as declared: the file and how it is
+// written, the state, where missing text goes and whether the text is
+// secret. The types of this package read it the same way (Read) and embed
+// it, so they probe and write the file alike.
+type Edit struct {
 	Path   string
 	Create bool
 	Meta   fsmeta.Want // metadata of a file this resource creates
 	Backup bool
+	// Pos is where missing text goes (insert_after, insert_before).
+	Pos Position
+	// Present is false for state = "absent", which leaves a missing file
+	// missing.
+	Present bool
+	// Hidden is set when the text comes from a sensitive variable: the
+	// diff is not shown and the write is sensitive.
+	Hidden bool
 	// Unknown is set when an attribute the edit depends on is not known
 	// yet (host facts evaluated as unknown by validate): such a resource
 	// cannot plan.
 	Unknown bool
 }
 
-// Unknown reports whether a value of names is not known yet; the reader's
+// unknown reports whether a value of names is not known yet; the reader's
 // getters treat such values as unset.
-func Unknown(r *attr.Reader, names ...string) bool {
+func unknown(r *attr.Reader, names ...string) bool {
 	for _, n := range names {
 		if !r.Value(n).IsWhollyKnown() {
 			return true
@@ -99,32 +110,41 @@ func Unknown(r *attr.Reader, names ...string) bool {
 	return false
 }
 
-// ReadFile reads path, create, mode, owner, group and backup, recording
-// errors on r.
-func ReadFile(r *attr.Reader) File {
-	f := File{Path: r.AbsPath("path", true), Unknown: Unknown(r, "path", "insert_after", "insert_before")}
-	if f.Path == "/" {
+// Read reads the attributes of PathAttr and Attrs and state (present or
+// absent), recording errors on r. text names the type's own attributes
+// that make the text put in or taken out: the edit cannot be planned
+// while one is unknown, and is hidden when one is sensitive.
+func Read(r *attr.Reader, text ...string) Edit {
+	e := Edit{Path: r.AbsPath("path", true), Unknown: unknown(r, append([]string{"path", "insert_after", "insert_before"}, text...)...)}
+	if e.Path == "/" {
 		r.Errorf("path", "\"/\" is a directory, not a file")
 	}
-	f.Create, _ = r.Bool("create")
-	f.Backup, _ = r.Bool("backup")
+	e.Create, _ = r.Bool("create")
+	e.Backup, _ = r.Bool("backup")
 	mode, modeSet := r.Mode("mode")
-	f.Meta = fsmeta.Want{Mode: 0o644, Owner: r.Account("owner"), Group: r.Account("group")}
+	e.Meta = fsmeta.Want{Mode: 0o644, Owner: r.Account("owner"), Group: r.Account("group")}
 	if modeSet {
-		f.Meta.Mode = mode
+		e.Meta.Mode = mode
 	}
-	if !f.Create && r.Value("create").IsKnown() {
+	if !e.Create && r.Value("create").IsKnown() {
 		for _, n := range []string{"mode", "owner", "group"} {
 			if !r.Value(n).IsNull() {
 				r.Errorf(n, "applies only to a file this resource creates: set create = true, or manage an existing file's %s with a file resource", n)
 			}
 		}
 	}
-	return f
+	e.Present = r.OneOf("state", "present", "absent") != "absent"
+	e.Pos = readPosition(r)
+	for _, n := range text {
+		e.Hidden = e.Hidden || r.Sensitive(n)
+	}
+	return e
 }
 
 // Probes reads the file whole, with its stat.
-func (f *File) Probes() []modules.Probe { return []modules.Probe{facts.TextFileProbe(f.Path)} }
+func (e *Edit) Probes(*modules.Host) []modules.Probe {
+	return []modules.Probe{facts.TextFileProbe(e.Path)}
+}
 
 // EditFunc computes the new content of a file from its old content (nil
 // when the file does not exist yet) and says what changed, worded for a
@@ -132,33 +152,30 @@ func (f *File) Probes() []modules.Probe { return []modules.Probe{facts.TextFileP
 // change; what is then ignored.
 type EditFunc func(old []byte) (content []byte, what string, err error)
 
-// Plan reads the probed file, applies edit and returns the actions that
-// write the result: none when nothing changes. present is false for
-// state = "absent", which leaves a missing file missing. hidden hides the
-// diff (a sensitive value is in the content) and marks the write
-// sensitive.
-func (f *File) Plan(fs modules.Facts, present, hidden bool, edit EditFunc) ([]modules.Action, error) {
-	if f.Unknown {
-		return nil, fmt.Errorf("the edit of %s depends on values that are not known yet", f.Path)
+// Actions reads the probed file, applies edit and returns the actions
+// that write the result: none when nothing changes.
+func (e *Edit) Actions(fs modules.Facts, edit EditFunc) ([]modules.Action, error) {
+	if e.Unknown {
+		return nil, fmt.Errorf("the edit of %s depends on values that are not known yet", e.Path)
 	}
-	r, err := facts.Get(fs, facts.TextFileProbe(f.Path))
+	r, err := facts.Get(fs, facts.TextFileProbe(e.Path))
 	if err != nil {
 		return nil, err
 	}
-	tf, err := facts.ParseTextFile(f.Path, r)
+	tf, err := facts.ParseTextFile(e.Path, r)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+		return nil, fmt.Errorf("read %s: %w", e.Path, err)
 	}
 	name := tf.Path
 	if tf.Link {
-		name += " (target of the link " + f.Path + ")"
+		name += " (target of the link " + e.Path + ")"
 	}
 	st := tf.Stat
 	if !st.Exists {
 		switch {
-		case !present:
+		case !e.Present:
 			return nil, nil
-		case !f.Create:
+		case !e.Create:
 			return nil, fmt.Errorf("%s does not exist; set create = true to create it: %w", name, modules.ErrMissingOnHost)
 		case tf.NoParent:
 			return nil, fmt.Errorf("the directory of %s does not exist; create it first (with a directory resource): %w", name, modules.ErrMissingOnHost)
@@ -168,11 +185,11 @@ func (f *File) Plan(fs modules.Facts, present, hidden bool, edit EditFunc) ([]mo
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		return []modules.Action{{
-			Summary:   "create " + name + " (" + f.Meta.Describe() + "): " + what,
-			Diff:      filediff.Unified(tf.Path, filediff.Side{}, filediff.Text(content), hidden),
-			Upload:    upload(tf.Path, content, f.Meta),
-			Command:   specialBits(tf.Path, f.Meta.Mode),
-			Sensitive: hidden,
+			Summary:   "create " + name + " (" + e.Meta.Describe() + "): " + what,
+			Diff:      filediff.Unified(tf.Path, filediff.Side{}, filediff.Text(content), e.Hidden),
+			Upload:    upload(tf.Path, content, e.Meta),
+			Command:   specialBits(tf.Path, e.Meta.Mode),
+			Sensitive: e.Hidden,
 		}}, nil
 	}
 	switch {
@@ -189,7 +206,7 @@ func (f *File) Plan(fs modules.Facts, present, hidden bool, edit EditFunc) ([]mo
 		return nil, nil
 	}
 	var acts []modules.Action
-	if f.Backup {
+	if e.Backup {
 		acts = append(acts, backup(tf.Path))
 	}
 	// The rewrite keeps the file's mode and its owner and group by number,
@@ -197,10 +214,10 @@ func (f *File) Plan(fs modules.Facts, present, hidden bool, edit EditFunc) ([]mo
 	keep := fsmeta.Want{Mode: st.Mode, Owner: st.UID, Group: st.GID}
 	return append(acts, modules.Action{
 		Summary:   name + ": " + what,
-		Diff:      filediff.Unified(tf.Path, filediff.Text(tf.Content), filediff.Text(content), hidden),
+		Diff:      filediff.Unified(tf.Path, filediff.Text(tf.Content), filediff.Text(content), e.Hidden),
 		Upload:    upload(tf.Path, content, keep),
 		Command:   specialBits(tf.Path, st.Mode),
-		Sensitive: hidden,
+		Sensitive: e.Hidden,
 	}), nil
 }
 
@@ -321,9 +338,9 @@ type Position struct {
 	re         *regexp.Regexp // nil: the end (or, with bof, the start)
 }
 
-// ReadPosition reads insert_after and insert_before, recording errors on
+// readPosition reads insert_after and insert_before, recording errors on
 // r.
-func ReadPosition(r *attr.Reader) Position {
+func readPosition(r *attr.Reader) Position {
 	after, hasAfter := r.String("insert_after")
 	before, hasBefore := r.String("insert_before")
 	switch {
