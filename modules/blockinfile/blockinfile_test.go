@@ -1,7 +1,6 @@
 package blockinfile_test
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/blockinfile"
+	"github.com/opsrun/opsrun/modules/internal/edittest"
 	"github.com/opsrun/opsrun/modules/internal/fixture"
 )
 
@@ -53,11 +53,6 @@ func TestLocal(t *testing.T) {
 	check("127.0.0.1 localhost\n# BEGIN MANAGED BY OPSRUN: db\n10.0.0.7 db\n10.0.0.8 db2\n# END MANAGED BY OPSRUN: db\n")
 }
 
-func facts(path string, b []byte) modules.Facts {
-	out := fmt.Sprintf("%d\tregular file\t644\troot\troot\t%d\t0\t0\n%s\n", len(b), len(b), base64.StdEncoding.EncodeToString(b))
-	return modules.Facts{"textfile:" + path: {Stdout: out}}
-}
-
 // FuzzIdempotent edits arbitrary content and checks the result is
 // stable: a second edit changes nothing, and a present block reads back
 // exactly once between its markers.
@@ -70,26 +65,11 @@ func FuzzIdempotent(f *testing.F) {
 		if absent {
 			attrs["state"] = "absent"
 		}
-		switch pos % 5 {
-		case 1:
-			attrs["insert_after"] = "EOF"
-		case 2:
-			attrs["insert_before"] = "BOF"
-		case 3:
-			attrs["insert_after"] = pattern
-		case 4:
-			attrs["insert_before"] = pattern
-		}
-		raw := map[string]json.RawMessage{}
-		for k, v := range attrs {
-			raw[k], _ = json.Marshal(v)
-		}
-		res, err := blockinfile.New(fixture.Config(t, blockinfile.Type(), raw, nil, ""))
-		if err != nil {
+		res := edittest.Declare(t, blockinfile.Type(), attrs, pos, pattern)
+		if res == nil {
 			return
 		}
-		h := fixture.DefaultHost()
-		acts, err := res.Plan(h, facts("/f", content))
+		acts, err := res.Plan(fixture.DefaultHost(), edittest.Facts("/f", content))
 		if err != nil {
 			if !strings.Contains(err.Error(), "markers are damaged") {
 				t.Fatalf("plan: %v", err)
@@ -99,11 +79,7 @@ func FuzzIdempotent(f *testing.F) {
 		if len(acts) == 0 {
 			return
 		}
-		next := acts[len(acts)-1].Upload.Content
-		again, err := res.Plan(h, facts("/f", next))
-		if err != nil || len(again) != 0 {
-			t.Fatalf("not idempotent: %q → %q → %+v (%v)", content, next, again, err)
-		}
+		next := edittest.Idempotent(t, res, "/f", content, acts)
 		begins := strings.Count(string(next), "# BEGIN MANAGED BY OPSRUN: test\n")
 		if present := !absent && block != ""; present != (begins == 1) || !present && begins != 0 {
 			t.Fatalf("%d begin markers in %q (present %v)", begins, next, present)

@@ -1,15 +1,12 @@
 package line_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 
-	"github.com/opsrun/opsrun/modules"
+	"github.com/opsrun/opsrun/modules/internal/edittest"
 	"github.com/opsrun/opsrun/modules/internal/fixture"
 	"github.com/opsrun/opsrun/modules/line"
 )
@@ -96,12 +93,6 @@ func TestLocalCreate(t *testing.T) {
 	}
 }
 
-// facts are the text-file probe's output for a regular file holding b.
-func facts(path string, b []byte) modules.Facts {
-	out := fmt.Sprintf("%d\tregular file\t644\troot\troot\t%d\t0\t0\n%s\n", len(b), len(b), base64.StdEncoding.EncodeToString(b))
-	return modules.Facts{"textfile:" + path: {Stdout: out}}
-}
-
 // FuzzIdempotent edits arbitrary content and checks that editing the
 // result again changes nothing, the promise a second run relies on.
 // lineinfile's own caveat applies: a regexp that does not match line
@@ -120,39 +111,19 @@ func FuzzIdempotent(f *testing.F) {
 		if absent {
 			attrs["state"] = "absent"
 		}
-		switch pos % 5 {
-		case 1:
-			attrs["insert_after"] = "EOF"
-		case 2:
-			attrs["insert_before"] = "BOF"
-		case 3:
-			attrs["insert_after"] = pattern
-		case 4:
-			attrs["insert_before"] = pattern
-		}
-		raw := map[string]json.RawMessage{}
-		for k, v := range attrs {
-			raw[k], _ = json.Marshal(v)
-		}
-		res, err := line.Type().New(fixture.Config(t, line.Type(), raw, nil, ""))
-		if err != nil {
+		res := edittest.Declare(t, line.Type(), attrs, pos, pattern)
+		if res == nil {
 			return // invalid declarations are New's business
 		}
 		if re, err := regexp.Compile(pattern); pattern != "" && !absent && (err != nil || !re.MatchString(ln)) {
 			return
 		}
-		h := fixture.DefaultHost()
-		acts, err := res.Plan(h, facts("/f", content))
+		acts, err := res.Plan(fixture.DefaultHost(), edittest.Facts("/f", content))
 		if err != nil {
 			t.Fatalf("plan: %v", err)
 		}
-		if len(acts) == 0 {
-			return
-		}
-		next := acts[len(acts)-1].Upload.Content
-		again, err := res.Plan(h, facts("/f", next))
-		if err != nil || len(again) != 0 {
-			t.Fatalf("not idempotent: %q → %q → %+v (%v)", content, next, again, err)
+		if len(acts) > 0 {
+			edittest.Idempotent(t, res, "/f", content, acts)
 		}
 	})
 }
