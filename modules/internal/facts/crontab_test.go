@@ -3,7 +3,6 @@ package facts
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,30 +92,12 @@ func TestCrontabProbeFake(t *testing.T) {
 	}
 }
 
-// probeShells are the shells the probes of this file are run under, with
-// PATH set to path: sh (dash on Debian), bash, and busybox's ash with
-// busybox's own applets first on PATH, as on Alpine.
+// probeShells are the shells the crontab and sysctl probes are run
+// under, with PATH set to path: sh (dash on Debian), bash, and busybox's
+// ash with busybox's own applets first on PATH, as on Alpine.
 func probeShells(t *testing.T, path string) map[string][]string {
 	t.Helper()
-	out := map[string][]string{}
-	for _, sh := range []string{"sh", "bash"} {
-		if p, err := exec.LookPath(sh); err == nil {
-			out[sh] = []string{"env", "PATH=" + path, p, "-c"}
-		}
-	}
-	if bb, err := exec.LookPath("busybox"); err == nil {
-		bin := t.TempDir()
-		for _, applet := range []string{"sh", "cat", "echo", "["} {
-			if err := os.Symlink(bb, filepath.Join(bin, applet)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out["busybox"] = []string{"env", "PATH=" + bin + ":" + path, filepath.Join(bin, "sh"), "-c"}
-	}
-	if len(out) == 0 {
-		t.Skip("no POSIX shell")
-	}
-	return out
+	return shells(t, path, []string{"cat", "echo", "["})
 }
 
 func FuzzParseCrontab(f *testing.F) {

@@ -16,10 +16,19 @@ import (
 	"github.com/opsrun/opsrun/modules"
 )
 
-// run runs a probe as the engine does: `( CMD )` under sh, stdout kept.
+// run runs a probe as the engine does, under sh.
 func run(t *testing.T, p modules.Probe) modules.ProbeResult {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", "( "+p.Command+" )")
+	return runIn(t, []string{"sh", "-c"}, p)
+}
+
+// runIn runs p as the engine does, `( CMD )`, under shell (argv before
+// the command), keeping stdout and the exit status; stderr is logged.
+func runIn(t *testing.T, shell []string, p modules.Probe) modules.ProbeResult {
+	t.Helper()
+	cmd := exec.Command(shell[0], append(shell[1:], "( "+p.Command+" )")...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	status := 0
 	var ee *exec.ExitError
@@ -28,7 +37,71 @@ func run(t *testing.T, p modules.Probe) modules.ProbeResult {
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	if stderr.Len() > 0 {
+		t.Logf("%s: stderr %q", p.ID, stderr.String())
+	}
 	return modules.ProbeResult{Stdout: string(out), ExitStatus: status}
+}
+
+// shells are the shells a probe is run under, as far as this machine has
+// them: sh (dash on Debian), bash, and busybox ash with busybox's own
+// applets for the tools named in applets, as on Alpine. host names tools
+// busybox's shell takes from this machine instead, as Alpine's are not
+// all applets; busybox is left out when one is missing. With path "", sh
+// and bash keep this process's PATH and busybox's holds the applets and
+// host tools only, so a probe that calls any other tool fails there.
+// Otherwise path is every shell's PATH, after the applets for busybox, so
+// a test can hide or fake a tool.
+func shells(t *testing.T, path string, applets []string, host ...string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, sh := range []string{"sh", "bash"} {
+		p, err := exec.LookPath(sh)
+		switch {
+		case err != nil:
+		case path == "":
+			out[sh] = []string{p, "-c"}
+		default:
+			out[sh] = []string{"env", "PATH=" + path, p, "-c"}
+		}
+	}
+	if argv := busybox(t, path, applets, host); argv != nil {
+		out["busybox"] = argv
+	}
+	if len(out) == 0 {
+		t.Skip("no POSIX shell")
+	}
+	return out
+}
+
+// busybox is the argv of busybox's shell for shells; nil when this
+// machine lacks busybox or one of the host tools.
+func busybox(t *testing.T, path string, applets, host []string) []string {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return nil
+	}
+	links := map[string]string{"sh": bb}
+	for _, a := range applets {
+		links[a] = bb
+	}
+	for _, tool := range host {
+		if links[tool], err = exec.LookPath(tool); err != nil {
+			return nil
+		}
+	}
+	bin := t.TempDir()
+	for name, to := range links {
+		if err := os.Symlink(to, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dirs := bin
+	if path != "" {
+		dirs += ":" + path
+	}
+	return []string{"env", "PATH=" + dirs, filepath.Join(bin, "sh"), "-c"}
 }
 
 func sum(b []byte) string {

@@ -12,7 +12,7 @@ import (
 func TestGroupProbeReal(t *testing.T) {
 	for name, shell := range accountShells(t) {
 		t.Run(name, func(t *testing.T) {
-			g, err := ParseGroup(runAccountProbe(t, shell, GroupProbe("root", true)))
+			g, err := ParseGroup(runIn(t, shell, GroupProbe("root", true)))
 			wantTools := "shadow"
 			if name == "busybox" {
 				wantTools = "busybox"
@@ -20,7 +20,7 @@ func TestGroupProbeReal(t *testing.T) {
 			if err != nil || !g.Exists || g.Group.Name != "root" || g.Group.GID != 0 || g.Tools != wantTools {
 				t.Errorf("root: %+v, %v", g, err)
 			}
-			r := runAccountProbe(t, shell, GroupProbe("opsrun-no-such-group", false))
+			r := runIn(t, shell, GroupProbe("opsrun-no-such-group", false))
 			g, err = ParseGroup(r)
 			if err != nil || g.Exists || r.ExitStatus != 2 {
 				t.Errorf("missing group: %+v, %v (%+v)", g, err, r)

@@ -1,10 +1,7 @@
 package facts
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -20,45 +17,7 @@ import (
 // without the shadow package.
 func accountShells(t *testing.T) map[string][]string {
 	t.Helper()
-	out := map[string][]string{"sh": {"sh", "-c"}}
-	if _, err := exec.LookPath("bash"); err == nil {
-		out["bash"] = []string{"bash", "-c"}
-	}
-	bb, err := exec.LookPath("busybox")
-	getent, err2 := exec.LookPath("getent")
-	if err == nil && err2 == nil {
-		dir := t.TempDir()
-		for _, applet := range []string{"sh", "stat", "id", "cat", "printf", "echo", "["} {
-			if err := os.Symlink(bb, filepath.Join(dir, applet)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Symlink(getent, filepath.Join(dir, "getent")); err != nil {
-			t.Fatal(err)
-		}
-		out["busybox"] = []string{"env", "PATH=" + dir, filepath.Join(dir, "sh"), "-c"}
-	}
-	return out
-}
-
-// runAccountProbe runs p as the engine does, in a subshell, under shell.
-func runAccountProbe(t *testing.T, shell []string, p modules.Probe) modules.ProbeResult {
-	t.Helper()
-	cmd := exec.Command(shell[0], append(shell[1:], "( "+p.Command+" )")...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	status := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if stderr.Len() > 0 {
-		t.Logf("%s: stderr %q", p.ID, stderr.String())
-	}
-	return modules.ProbeResult{Stdout: string(out), ExitStatus: status}
+	return shells(t, "", []string{"stat", "id", "cat", "printf", "echo", "["}, "getent")
 }
 
 // rootShadowField is root's password field in /etc/shadow, or "" when
@@ -90,7 +49,7 @@ func TestUserProbeReal(t *testing.T) {
 	shadow := rootShadowField(t)
 	for name, shell := range accountShells(t) {
 		t.Run(name, func(t *testing.T) {
-			u, err := ParseUser(runAccountProbe(t, shell, UserProbe(UserQuery{Name: "root", Tools: true})))
+			u, err := ParseUser(runIn(t, shell, UserProbe(UserQuery{Name: "root", Tools: true})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,13 +61,13 @@ func TestUserProbeReal(t *testing.T) {
 				t.Errorf("root: %+v", u)
 			}
 
-			r := runAccountProbe(t, shell, UserProbe(UserQuery{Name: "opsrun-no-such-user", Password: "$6$a$b", Keys: true}))
+			r := runIn(t, shell, UserProbe(UserQuery{Name: "opsrun-no-such-user", Password: "$6$a$b", Keys: true}))
 			u, err = ParseUser(r)
 			if err != nil || u.Exists || r.ExitStatus != 2 {
 				t.Errorf("missing user: %+v, %v (%+v)", u, err, r)
 			}
 
-			u, err = ParseUser(runAccountProbe(t, shell, UserProbe(UserQuery{Name: "root", Keys: true, Home: home})))
+			u, err = ParseUser(runIn(t, shell, UserProbe(UserQuery{Name: "root", Keys: true, Home: home})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,12 +77,12 @@ func TestUserProbeReal(t *testing.T) {
 				t.Errorf("keys: %+v", k)
 			}
 
-			u, err = ParseUser(runAccountProbe(t, shell, UserProbe(UserQuery{Name: "root", Keys: true, Home: empty})))
+			u, err = ParseUser(runIn(t, shell, UserProbe(UserQuery{Name: "root", Keys: true, Home: empty})))
 			if err != nil || u.Keys == nil || u.Keys.Dir.Exists || u.Keys.File.Exists || u.Keys.HasContent {
 				t.Errorf("no .ssh: %+v, %v", u.Keys, err)
 			}
 
-			u, err = ParseUser(runAccountProbe(t, shell, UserProbe(UserQuery{Name: "root", Keys: true})))
+			u, err = ParseUser(runIn(t, shell, UserProbe(UserQuery{Name: "root", Keys: true})))
 			if err != nil || u.Keys == nil || u.Keys.Home != "/root" {
 				t.Errorf("home from passwd: %+v, %v", u.Keys, err)
 			}
@@ -133,7 +92,7 @@ func TestUserProbeReal(t *testing.T) {
 				return
 			}
 			for pw, want := range map[string]string{shadow: "same", "$6$salt$" + shadow: "differs", "x'y": "differs"} {
-				u, err = ParseUser(runAccountProbe(t, shell, UserProbe(UserQuery{Name: "root", Password: pw})))
+				u, err = ParseUser(runIn(t, shell, UserProbe(UserQuery{Name: "root", Password: pw})))
 				if err != nil || u.Password != want {
 					t.Errorf("password %q: %q, %v; want %q", pw, u.Password, err, want)
 				}

@@ -2,9 +2,7 @@ package facts
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,39 +16,7 @@ import (
 // applets for every tool the probe calls, as on Alpine.
 func textFileShells(t *testing.T) map[string][]string {
 	t.Helper()
-	out := map[string][]string{"sh": {"sh", "-c"}}
-	if _, err := exec.LookPath("bash"); err == nil {
-		out["bash"] = []string{"bash", "-c"}
-	}
-	if bb, err := exec.LookPath("busybox"); err == nil {
-		dir := t.TempDir()
-		for _, applet := range []string{"sh", "stat", "readlink", "base64", "printf", "echo", "["} {
-			if err := os.Symlink(bb, filepath.Join(dir, applet)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out["busybox"] = []string{"env", "PATH=" + dir, filepath.Join(dir, "sh"), "-c"}
-	}
-	return out
-}
-
-func runIn(t *testing.T, shell []string, p modules.Probe) modules.ProbeResult {
-	t.Helper()
-	cmd := exec.Command(shell[0], append(shell[1:], "( "+p.Command+" )")...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	status := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if stderr.Len() > 0 {
-		t.Logf("%s: stderr %q", p.ID, stderr.String())
-	}
-	return modules.ProbeResult{Stdout: string(out), ExitStatus: status}
+	return shells(t, "", []string{"stat", "readlink", "base64", "printf", "echo", "["})
 }
 
 // TestTextFileReal runs the probe on real files of every kind under each
