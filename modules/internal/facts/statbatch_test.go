@@ -33,47 +33,16 @@ func TestStatBatchMatchesCommand(t *testing.T) {
 	paths := []string{dir, filepath.Join(dir, "a b'c\"$(touch pwned)"), filepath.Join(dir, "absent"), filepath.Join(dir, "-n"),
 		filepath.Join(dir, "d"), filepath.Join(dir, "dangling"), filepath.Join(dir, "missing"), filepath.Join(dir, "missing", "deeper"),
 		filepath.Join(dir, "tab\there"), filepath.Join(dir, "nl\nhere")}
-	var batched, alone []modules.Probe
+	var batched []modules.Probe
 	for _, p := range paths {
-		sp := StatProbe(p)
-		batched = append(batched, sp)
-		sp.Batch = nil
-		alone = append(alone, sp)
+		batched = append(batched, StatProbe(p))
 	}
 	if batched[0].Batch == nil || batched[len(batched)-1].Batch != nil {
 		t.Fatal("plain paths must batch and a path with a newline must not")
 	}
-	conns := local.Shells(t)
-	// busybox's own stat applet, first in PATH.
-	if bb, err := exec.LookPath("busybox"); err == nil {
-		bin := t.TempDir()
-		if err := os.Symlink(bb, filepath.Join(bin, "stat")); err != nil {
-			t.Fatal(err)
-		}
-		c := *conns["busybox"]
-		c.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
-		conns["busybox stat"] = &c
-	}
-	for name, c := range conns {
-		want, err := probe.Run(context.Background(), c, alone, false)
-		if err != nil {
-			t.Fatalf("%s alone: %v", name, err)
-		}
-		got, err := probe.Run(context.Background(), c, batched, false)
-		if err != nil {
-			t.Fatalf("%s batched: %v", name, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			for _, p := range paths {
-				id := "stat:" + p
-				if got[id] != want[id] {
-					t.Errorf("%s: %q: batch gave %+v, alone %+v", name, p, got[id], want[id])
-				}
-			}
-		}
-		if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
-			t.Fatalf("%s: a path was run as a command", name)
-		}
+	batchAnswers(t, batched, "stat")
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Fatal("a path was run as a command")
 	}
 }
 
@@ -109,25 +78,41 @@ func TestSumBatchMatchesCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := sum([]byte("other"))
-	var batched, alone []modules.Probe
-	for _, p := range []modules.Probe{
+	batched := []modules.Probe{
 		SumProbe(small, ""), SumProbe(small, other), SumProbe(small, sum([]byte("hello\n"))),
 		SumProbe(big, other), SumProbe(empty, other), SumProbe(filepath.Join(dir, "link"), other),
 		SumProbe(filepath.Join(dir, "d"), ""), SumProbe(filepath.Join(dir, "missing"), other),
 		SumProbe(filepath.Join(dir, "back\\slash"), ""),
-	} {
-		batched = append(batched, p)
-		p.Batch = nil
-		alone = append(alone, p)
 	}
 	if batched[0].Batch == nil || batched[len(batched)-1].Batch != nil {
 		t.Fatal("plain paths must batch and a path with a backslash must not")
 	}
 	mustWrite(t, filepath.Join(dir, "back\\slash"), "b", 0o600)
+	for name, got := range batchAnswers(t, batched, "sha256sum", "base64", "wc") {
+		if s, err := ParseSum(got[SumProbe(small, other).ID]); err != nil || string(s.Content) != "hello\n" {
+			t.Errorf("%s: content of a differing file: %+v %v", name, s, err)
+		}
+	}
+}
+
+// batchAnswers runs probes under every shell, each alone (without its
+// Batch) and then all at once, batched as the engine batches them, and
+// fails t wherever the batch answers otherwise than a probe's own
+// command. The shells are local.Shells and, with busybox, its shell with
+// busybox's own applets for the tools named first on PATH, as on Alpine,
+// so both GNU and busybox tools answer the batch. It returns the batched
+// answers by shell.
+func batchAnswers(t *testing.T, probes []modules.Probe, applets ...string) map[string]modules.Facts {
+	t.Helper()
+	alone := make([]modules.Probe, len(probes))
+	for i, p := range probes {
+		p.Batch = nil
+		alone[i] = p
+	}
 	conns := local.Shells(t)
 	if bb, err := exec.LookPath("busybox"); err == nil {
 		bin := t.TempDir()
-		for _, applet := range []string{"sha256sum", "base64", "wc"} {
+		for _, applet := range applets {
 			if err := os.Symlink(bb, filepath.Join(bin, applet)); err != nil {
 				t.Fatal(err)
 			}
@@ -136,12 +121,13 @@ func TestSumBatchMatchesCommand(t *testing.T) {
 		c.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
 		conns["busybox applets"] = &c
 	}
+	out := map[string]modules.Facts{}
 	for name, c := range conns {
 		want, err := probe.Run(context.Background(), c, alone, false)
 		if err != nil {
 			t.Fatalf("%s alone: %v", name, err)
 		}
-		got, err := probe.Run(context.Background(), c, batched, false)
+		got, err := probe.Run(context.Background(), c, probes, false)
 		if err != nil {
 			t.Fatalf("%s batched: %v", name, err)
 		}
@@ -150,10 +136,9 @@ func TestSumBatchMatchesCommand(t *testing.T) {
 				t.Errorf("%s: %s: batch gave %+v, alone %+v", name, p.ID, got[p.ID], want[p.ID])
 			}
 		}
-		if s, err := ParseSum(got[SumProbe(small, other).ID]); err != nil || string(s.Content) != "hello\n" {
-			t.Errorf("%s: content of a differing file: %+v %v", name, s, err)
-		}
+		out[name] = got
 	}
+	return out
 }
 
 func TestSumBatchScriptUsesMaxDiffSize(t *testing.T) {
