@@ -16,6 +16,7 @@ import (
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
 	"github.com/opsrun/opsrun/modules/internal/fetch"
+	"github.com/opsrun/opsrun/modules/internal/fsmeta"
 	"github.com/opsrun/opsrun/modules/internal/secret"
 )
 
@@ -114,7 +115,7 @@ func New(c modules.Config) (modules.Resource, error) {
 		name:    markerName(c.Name),
 		hideSrc: c.Sensitive["source"],
 		hideHdr: c.Sensitive["headers"],
-		unknown: fetch.Unknown(c),
+		unknown: attr.Unknown(c),
 	}
 	src := r.Required("source")
 	switch {
@@ -148,7 +149,7 @@ func New(c modules.Config) (modules.Resource, error) {
 				r.Quote("source", src), strings.Join(formats, ", "))
 		}
 	}
-	res.strip = fetch.Int(r, "strip_components", 0, 1000)
+	res.strip = r.Int("strip_components", 0, 1000)
 	if res.strip > 0 && res.format == "zip" {
 		r.Errorf("strip_components", "is not supported for zip archives (unzip cannot strip leading directories)")
 	}
@@ -247,7 +248,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 		return nil, res.unknown
 	}
 	if res.creates != "" {
-		st, err := stat(f, res.creates)
+		st, err := facts.GetStat(f, res.creates)
 		if err != nil {
 			return nil, err
 		}
@@ -255,7 +256,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 			return nil, nil
 		}
 	}
-	dst, err := stat(f, res.dest)
+	dst, err := facts.GetStat(f, res.dest)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +340,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	}
 	b.WriteString("mkdir -p " + transport.ShellQuote(res.dest) + " && ")
 	b.WriteString(res.extract(src))
-	if c := chownR(res.dest, res.owner, res.group); c != "" {
+	if c := fsmeta.ChownR(res.dest, res.owner, res.group); c != "" {
 		b.WriteString(" && " + c)
 	}
 	// The marker goes last: an extraction that failed half-way is done
@@ -382,21 +383,6 @@ func (res *resource) extract(src string) string {
 	return cmd + flags + "f " + src + " -C " + d
 }
 
-// chownR is the command giving dir and everything in it an owner and/or
-// group; "" when both are empty.
-func chownR(dir, owner, group string) string {
-	q := transport.ShellQuote(dir)
-	switch {
-	case owner != "" && group != "":
-		return "chown -R " + transport.ShellQuote(owner+":"+group) + " " + q
-	case owner != "":
-		return "chown -R " + transport.ShellQuote(owner) + " " + q
-	case group != "":
-		return "chgrp -R " + transport.ShellQuote(group) + " " + q
-	}
-	return ""
-}
-
 // pkg names the package that ships tool on h's family.
 func pkg(h *modules.Host, tool string) string {
 	if tool == "xz" && h.OSFamily == "debian" {
@@ -410,16 +396,4 @@ func (res *resource) showSource() string {
 		return "(sensitive source)"
 	}
 	return secret.ShowURL(res.source, false)
-}
-
-func stat(f modules.Facts, p string) (facts.Stat, error) {
-	r, err := facts.Get(f, facts.StatProbe(p))
-	if err != nil {
-		return facts.Stat{}, err
-	}
-	st, err := facts.ParseStat(r)
-	if err != nil {
-		return facts.Stat{}, fmt.Errorf("stat %s: %w", p, err)
-	}
-	return st, nil
 }

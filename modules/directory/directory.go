@@ -106,13 +106,9 @@ func (res *resource) Probes(*modules.Host) []modules.Probe {
 
 // Plan compares the host's directory with the declaration.
 func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	r, err := facts.Get(f, facts.StatProbe(res.path))
+	st, err := facts.GetStat(f, res.path)
 	if err != nil {
 		return nil, err
-	}
-	st, err := facts.ParseStat(r)
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", res.path, err)
 	}
 	if st.Exists && st.Type != facts.Directory {
 		// A symbolic link to a directory is refused too: chmod would follow
@@ -138,12 +134,5 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 			Command: strings.Join(cmds, " && "),
 		}}, nil
 	}
-	changes := fsmeta.Changes(st, res.meta)
-	if len(changes) == 0 {
-		return nil, nil
-	}
-	return []modules.Action{{
-		Summary: "change " + res.path + " (" + strings.Join(changes, ", ") + ")",
-		Command: fsmeta.Fix(res.path, st, res.meta, true),
-	}}, nil
+	return fsmeta.Change(res.path, st, res.meta, true), nil
 }

@@ -288,13 +288,9 @@ func (res *resource) sumProbe() modules.Probe {
 
 // Plan compares the host's file with the declaration.
 func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, error) {
-	r, err := facts.Get(f, facts.StatProbe(res.path))
+	st, err := facts.GetStat(f, res.path)
 	if err != nil {
 		return nil, err
-	}
-	st, err := facts.ParseStat(r)
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", res.path, err)
 	}
 	if res.unknown && res.state == "present" {
 		return nil, fmt.Errorf("the content of %s depends on values that are not known yet", res.path)
@@ -303,14 +299,7 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 		return nil, fmt.Errorf("%s is a directory; a file resource cannot replace or remove it (use a directory resource)", res.path)
 	}
 	if res.state == "absent" {
-		if !st.Exists {
-			return nil, nil
-		}
-		what := res.path
-		if st.Type != facts.Regular {
-			what = string(st.Type) + " " + res.path
-		}
-		return []modules.Action{{Summary: "remove " + what, Command: "rm -f " + transport.ShellQuote(res.path)}}, nil
+		return fsmeta.RemoveFile(res.path, st), nil
 	}
 	switch {
 	case !st.Exists:
@@ -350,13 +339,7 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 			return append(acts, res.upload(summary, st, on)), nil
 		}
 	}
-	if len(changes) == 0 {
-		return nil, nil
-	}
-	return []modules.Action{{
-		Summary: "change " + res.path + " (" + strings.Join(changes, ", ") + ")",
-		Command: fsmeta.Fix(res.path, st, res.meta, false),
-	}}, nil
+	return fsmeta.Change(res.path, st, res.meta, false), nil
 }
 
 // backupDate is the date(1) format of a backup's suffix: sortable, and
@@ -379,19 +362,12 @@ func (res *resource) backupAction() modules.Action {
 // group left null keeps the current file's: the new file replaces the old
 // one, which would otherwise hand it to root.
 func (res *resource) upload(summary string, st facts.Stat, on filediff.Side) modules.Action {
+	meta := res.meta.Replacing(st)
 	up := &modules.Upload{
 		Path:  res.path,
-		Mode:  attr.FileMode(res.meta.Mode),
-		Owner: res.meta.Owner,
-		Group: res.meta.Group,
-	}
-	if st.Exists {
-		if up.Owner == "" {
-			up.Owner = st.UID
-		}
-		if up.Group == "" {
-			up.Group = st.GID
-		}
+		Mode:  attr.FileMode(meta.Mode),
+		Owner: meta.Owner,
+		Group: meta.Group,
 	}
 	want := res.want
 	if !res.manage {

@@ -14,7 +14,6 @@ import (
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
-	"github.com/opsrun/opsrun/modules/internal/fetch"
 	"github.com/opsrun/opsrun/modules/internal/secret"
 )
 
@@ -121,7 +120,7 @@ func New(c modules.Config) (modules.Resource, error) {
 		hideKey:  c.Sensitive["ssh_key_file"],
 	}
 	res.hidden = res.hideRepo || res.hideKey
-	res.unknown = fetch.Unknown(c)
+	res.unknown = attr.Unknown(c)
 	res.accept, _ = r.Bool("accept_hostkey")
 	res.force, _ = r.Bool("force")
 	if res.path == "/" {
@@ -151,7 +150,7 @@ func New(c modules.Config) (modules.Resource, error) {
 	default:
 		res.ref = "HEAD"
 	}
-	res.depth = fetch.Int(r, "depth", 1, 1<<31-1)
+	res.depth = r.Int("depth", 1, 1<<31-1)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -431,13 +430,11 @@ func (res *resource) action(summary, script string) modules.Action {
 func (res *resource) planAbsent(f modules.Facts) ([]modules.Action, error) {
 	var sts [2]facts.Stat
 	for i, p := range []string{res.path, res.path + "/.git"} {
-		r, err := facts.Get(f, facts.StatProbe(p))
+		st, err := facts.GetStat(f, p)
 		if err != nil {
 			return nil, err
 		}
-		if sts[i], err = facts.ParseStat(r); err != nil {
-			return nil, fmt.Errorf("stat %s: %w", p, err)
-		}
+		sts[i] = st
 	}
 	switch {
 	case !sts[0].Exists:

@@ -99,7 +99,7 @@ func New(c modules.Config) (modules.Resource, error) {
 	if res.path == "/" {
 		r.Errorf("path", "\"/\" is a directory, not a file")
 	}
-	res.unknown = fetch.Unknown(c)
+	res.unknown = attr.Unknown(c)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	if res.unknown != nil {
 		return nil, res.unknown
 	}
-	st, err := stat(f, res.path)
+	st, err := facts.GetStat(f, res.path)
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +142,7 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 		return nil, fmt.Errorf("%s is a directory; a remote_file cannot replace or remove it", res.path)
 	}
 	if res.state == "absent" {
-		if !st.Exists {
-			return nil, nil
-		}
-		what := res.path
-		if st.Type != facts.Regular {
-			what = string(st.Type) + " " + res.path
-		}
-		return []modules.Action{{Summary: "remove " + what, Command: "rm -f " + transport.ShellQuote(res.path)}}, nil
+		return fsmeta.RemoveFile(res.path, st), nil
 	}
 	if st.Exists && st.Type != facts.Regular && st.Type != facts.Symlink {
 		return nil, fmt.Errorf("%s is a %s, not a regular file; remove it first", res.path, st.Type)
@@ -173,19 +166,12 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 			return nil, fmt.Errorf("could not read %s to compare its checksum", res.path)
 		}
 		if sum.SHA256 == res.sha {
-			changes := fsmeta.Changes(st, res.meta)
-			if len(changes) == 0 {
-				return nil, nil
-			}
-			return []modules.Action{{
-				Summary: "change " + res.path + " (" + strings.Join(changes, ", ") + ")",
-				Command: fsmeta.Fix(res.path, st, res.meta, false),
-			}}, nil
+			return fsmeta.Change(res.path, st, res.meta, false), nil
 		}
 		summary = fmt.Sprintf("update %s from %s (sha256 %s → %s)", res.path, res.showURL(), sum.SHA256[:12], res.sha[:12])
 	}
 	dir := path.Dir(res.path)
-	dst, err := stat(f, dir)
+	dst, err := facts.GetStat(f, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -199,23 +185,13 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	if err != nil {
 		return nil, err
 	}
-	// A replaced file keeps its owner and group unless declared: the new
-	// file is another inode, which would otherwise be root's.
-	owner, group := res.meta.Owner, res.meta.Group
-	if st.Exists && st.Type == facts.Regular {
-		if owner == "" {
-			owner = st.UID
-		}
-		if group == "" {
-			group = st.GID
-		}
-	}
+	meta := res.meta.Replacing(st)
 	var b strings.Builder
 	b.WriteString("( " + fetch.TempFile(dir) + fetch.Download(tool, res.url, res.headers, res.sha))
-	if c := chownTemp(owner, group); c != "" {
+	if c := fsmeta.ChownWord(`"$t"`, meta.Owner, meta.Group); c != "" {
 		b.WriteString(" && " + c)
 	}
-	b.WriteString(" && chmod " + attr.FormatMode(res.meta.Mode) + ` "$t" && mv -f "$t" ` + transport.ShellQuote(res.path) + " )")
+	b.WriteString(" && chmod " + attr.FormatMode(meta.Mode) + ` "$t" && mv -f "$t" ` + transport.ShellQuote(res.path) + " )")
 	cmd := b.String()
 	if res.hidden {
 		cmd = secret.HideOutput(cmd, fetch.Secrets(res.url, res.hideURL, res.headers, res.hideHdr))
@@ -223,30 +199,4 @@ func (res *resource) Plan(h *modules.Host, f modules.Facts) ([]modules.Action, e
 	return []modules.Action{{Summary: summary, Command: cmd, Sensitive: res.hidden}}, nil
 }
 
-func stat(f modules.Facts, p string) (facts.Stat, error) {
-	r, err := facts.Get(f, facts.StatProbe(p))
-	if err != nil {
-		return facts.Stat{}, err
-	}
-	st, err := facts.ParseStat(r)
-	if err != nil {
-		return facts.Stat{}, fmt.Errorf("stat %s: %w", p, err)
-	}
-	return st, nil
-}
-
 func (res *resource) showURL() string { return secret.ShowURL(res.url, res.hideURL) }
-
-// chownTemp is the command giving the temporary file $t an owner and/or
-// group; "" when both are empty.
-func chownTemp(owner, group string) string {
-	switch {
-	case owner != "" && group != "":
-		return "chown " + transport.ShellQuote(owner+":"+group) + ` "$t"`
-	case owner != "":
-		return "chown " + transport.ShellQuote(owner) + ` "$t"`
-	case group != "":
-		return "chgrp " + transport.ShellQuote(group) + ` "$t"`
-	}
-	return ""
-}

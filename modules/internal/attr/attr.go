@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"path"
 	"regexp"
 	"slices"
@@ -282,4 +283,48 @@ func (r *Reader) Account(name string) string {
 		return ""
 	}
 	return s
+}
+
+// Unknown is the error Plan returns when attributes of c are not known
+// yet (a `validate` evaluates host facts as unknown), naming them; nil
+// when all are known. New accepts such values so validate passes; Plan
+// must refuse them, as a URL, checksum or path it cannot check would
+// otherwise end up empty in a command.
+func Unknown(c modules.Config) error {
+	var names []string
+	for name, v := range c.Attrs {
+		if v == cty.NilVal {
+			continue
+		}
+		if v, _ = v.UnmarkDeep(); !v.IsWhollyKnown() {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	return fmt.Errorf("%s depends on values that are not known yet", strings.Join(names, ", "))
+}
+
+// Int is name's value as a whole number in [lo, hi]; 0 when unset or not
+// known yet (an error too when out of range or not whole). git's depth and
+// archive's strip_components read theirs with it.
+func (r *Reader) Int(name string, lo, hi int64) int {
+	v := r.Value(name)
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return 0
+	}
+	nv, err := convert.Convert(v, cty.Number)
+	if err != nil {
+		r.Errorf(name, "must be a whole number")
+		return 0
+	}
+	bf := nv.AsBigFloat()
+	if !bf.IsInt() || bf.Cmp(new(big.Float).SetInt64(lo)) < 0 || bf.Cmp(new(big.Float).SetInt64(hi)) > 0 {
+		r.Errorf(name, "%s is not a whole number from %d to %d", bf.Text('g', 10), lo, hi)
+		return 0
+	}
+	n, _ := bf.Int64()
+	return int(n)
 }

@@ -175,3 +175,18 @@ func isDigits(s string) bool {
 	}
 	return true
 }
+
+// GetStat is the stat of path from StatProbe's fact in f, the parse error
+// naming the path. Every type that stats a path reads it this way, so the
+// error is worded the same everywhere.
+func GetStat(f modules.Facts, path string) (Stat, error) {
+	r, err := Get(f, StatProbe(path))
+	if err != nil {
+		return Stat{}, err
+	}
+	st, err := ParseStat(r)
+	if err != nil {
+		return Stat{}, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return st, nil
+}

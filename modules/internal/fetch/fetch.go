@@ -9,15 +9,11 @@ package fetch
 import (
 	"encoding/hex"
 	"fmt"
-	"math/big"
 	"net/url"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/modules"
@@ -25,50 +21,6 @@ import (
 	"github.com/opsrun/opsrun/modules/internal/facts"
 	"github.com/opsrun/opsrun/modules/internal/secret"
 )
-
-// Unknown is the error Plan returns when attributes of c are not known
-// yet (a `validate` evaluates host facts as unknown), naming them; nil
-// when all are known. New accepts such values so validate passes; Plan
-// must refuse them, as a URL, checksum or path it cannot check would
-// otherwise end up empty in a command.
-func Unknown(c modules.Config) error {
-	var names []string
-	for name, v := range c.Attrs {
-		if v == cty.NilVal {
-			continue
-		}
-		if v, _ = v.UnmarkDeep(); !v.IsWhollyKnown() {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	slices.Sort(names)
-	return fmt.Errorf("%s depends on values that are not known yet", strings.Join(names, ", "))
-}
-
-// Int reads a whole-number attribute in [lo, hi]; 0 when unset or not
-// known yet. (attr has no whole-number reader; git's depth and archive's
-// strip_components share this one.)
-func Int(r *attr.Reader, name string, lo, hi int64) int {
-	v := r.Value(name)
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return 0
-	}
-	nv, err := convert.Convert(v, cty.Number)
-	if err != nil {
-		r.Errorf(name, "must be a whole number")
-		return 0
-	}
-	bf := nv.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(new(big.Float).SetInt64(lo)) < 0 || bf.Cmp(new(big.Float).SetInt64(hi)) > 0 {
-		r.Errorf(name, "%s is not a whole number from %d to %d", bf.Text('g', 10), lo, hi)
-		return 0
-	}
-	n, _ := bf.Int64()
-	return int(n)
-}
 
 // CheckURL checks s is an absolute http or https URL with a host; the
 // error completes a sentence about s.

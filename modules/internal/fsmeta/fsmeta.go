@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/internal/attr"
 	"github.com/opsrun/opsrun/modules/internal/facts"
 )
@@ -73,14 +74,31 @@ func Fix(path string, st facts.Stat, w Want, dir bool) string {
 // Chown is the command that sets path's owner and/or group; "" when both
 // are empty.
 func Chown(path, owner, group string) string {
-	q := transport.ShellQuote(path)
+	return chown("", owner, group, transport.ShellQuote(path))
+}
+
+// ChownR is Chown of dir and everything in it (chown -R), for a tree that
+// is wholly the resource's own (an extracted archive).
+func ChownR(dir, owner, group string) string {
+	return chown("-R ", owner, group, transport.ShellQuote(dir))
+}
+
+// ChownWord is Chown of a path given as a shell word, quoted already or
+// a variable such as "$t" (a temporary file made on the host).
+func ChownWord(word, owner, group string) string {
+	return chown("", owner, group, word)
+}
+
+// chown words every Chown: opts go before the owner (chown) or group
+// (chgrp), word is the path as a shell word.
+func chown(opts, owner, group, word string) string {
 	switch {
 	case owner != "" && group != "":
-		return "chown " + transport.ShellQuote(owner+":"+group) + " " + q
+		return "chown " + opts + transport.ShellQuote(owner+":"+group) + " " + word
 	case owner != "":
-		return "chown " + transport.ShellQuote(owner) + " " + q
+		return "chown " + opts + transport.ShellQuote(owner) + " " + word
 	case group != "":
-		return "chgrp " + transport.ShellQuote(group) + " " + q
+		return "chgrp " + opts + transport.ShellQuote(group) + " " + word
 	}
 	return ""
 }
@@ -95,4 +113,48 @@ func Chmod(path string, mode uint32, dir bool) string {
 		m = fmt.Sprintf("%05o", mode)
 	}
 	return "chmod " + m + " " + transport.ShellQuote(path)
+}
+
+// Change is the action giving path the metadata w, summarised as
+// "change PATH (mode 0644 → 0600, ...)"; nil when st already has it. dir
+// is Chmod's.
+func Change(path string, st facts.Stat, w Want, dir bool) []modules.Action {
+	changes := Changes(st, w)
+	if len(changes) == 0 {
+		return nil
+	}
+	return []modules.Action{{
+		Summary: "change " + path + " (" + strings.Join(changes, ", ") + ")",
+		Command: Fix(path, st, w, dir),
+	}}
+}
+
+// RemoveFile is the action removing what st says is at path (a file, or
+// a symbolic link or special file, named as such in the summary) with
+// rm -f; nil when nothing is there. A directory is the caller's to
+// refuse: rm -f would fail on it.
+func RemoveFile(path string, st facts.Stat) []modules.Action {
+	if !st.Exists {
+		return nil
+	}
+	what := path
+	if st.Type != facts.Regular {
+		what = string(st.Type) + " " + path
+	}
+	return []modules.Action{{Summary: "remove " + what, Command: "rm -f " + transport.ShellQuote(path)}}
+}
+
+// Replacing is the metadata a new file gets that replaces the regular
+// file st describes: an owner or group left empty is the old file's. The
+// new file is another inode, which would otherwise be root's.
+func (w Want) Replacing(st facts.Stat) Want {
+	if st.Exists && st.Type == facts.Regular {
+		if w.Owner == "" {
+			w.Owner = st.UID
+		}
+		if w.Group == "" {
+			w.Group = st.GID
+		}
+	}
+	return w
 }

@@ -44,3 +44,45 @@ func TestDescribe(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// TestChownVariants checks the recursive and shell-word forms word the
+// command as Chown does, with -R or the word in place of the path.
+func TestChownVariants(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{ChownR("/opt/a b", "app", "adm"), "chown -R app:adm '/opt/a b'"},
+		{ChownR("/opt/a", "", "adm"), "chgrp -R adm /opt/a"},
+		{ChownR("/opt/a", "", ""), ""},
+		{ChownWord(`"$t"`, "app", ""), `chown app "$t"`},
+		{ChownWord(`"$t"`, "", "adm"), `chgrp adm "$t"`},
+		{Chown("/p", "app", ""), "chown app /p"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// TestRemoveFileChangeReplacing checks the shared actions: nothing for a
+// missing path or matching metadata, the type named for a non-regular
+// file, and a replaced regular file's owner and group kept.
+func TestRemoveFileChangeReplacing(t *testing.T) {
+	reg := facts.Stat{Exists: true, Type: facts.Regular, Mode: 0o644, Owner: "app", Group: "adm", UID: "1000", GID: "4"}
+	if a := RemoveFile("/p", facts.Stat{}); a != nil {
+		t.Errorf("absent: %v", a)
+	}
+	if a := RemoveFile("/p", facts.Stat{Exists: true, Type: facts.Symlink}); len(a) != 1 || a[0].Summary != "remove symbolic link /p" || a[0].Command != "rm -f /p" {
+		t.Errorf("link: %v", a)
+	}
+	if a := Change("/p", reg, Want{Mode: 0o644}, false); a != nil {
+		t.Errorf("same: %v", a)
+	}
+	if a := Change("/p", reg, Want{Mode: 0o600}, false); len(a) != 1 || a[0].Summary != "change /p (mode 0644 → 0600)" || a[0].Command != "chmod 0600 /p" {
+		t.Errorf("mode: %v", a)
+	}
+	if w := (Want{Mode: 0o600, Owner: "root"}).Replacing(reg); w != (Want{Mode: 0o600, Owner: "root", Group: "4"}) {
+		t.Errorf("Replacing regular: %+v", w)
+	}
+	if w := (Want{Mode: 0o600}).Replacing(facts.Stat{Exists: true, Type: facts.Symlink, UID: "1"}); w != (Want{Mode: 0o600}) {
+		t.Errorf("Replacing link: %+v", w)
+	}
+}
