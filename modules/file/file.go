@@ -229,11 +229,21 @@ type Source struct {
 func ReadSource(dir, source string, inHand int64, sensitive bool) (Source, error) {
 	src, err := readSource(dir, source, inHand)
 	var pe *fs.PathError
-	if err != nil && sensitive && errors.As(err, &pe) {
+	var nr *notRegularError
+	switch {
+	case err == nil || !sensitive:
+	case errors.As(err, &pe):
 		err = pe.Err
+	case errors.As(err, &nr):
+		err = errors.New("not a regular file")
 	}
 	return src, err
 }
+
+// notRegularError is a source that is a directory or a special file.
+type notRegularError struct{ path string }
+
+func (e *notRegularError) Error() string { return e.path + " is not a regular file" }
 
 func readSource(dir, source string, inHand int64) (Source, error) {
 	p := source
@@ -250,7 +260,7 @@ func readSource(dir, source string, inHand int64) (Source, error) {
 		return Source{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return Source{}, fmt.Errorf("%s is not a regular file", p)
+		return Source{}, &notRegularError{p}
 	}
 	if fi.Size() <= inHand {
 		b, err := io.ReadAll(f)
