@@ -45,6 +45,11 @@ func schema() []modules.Attr {
 		{Name: "group", Type: cty.String,
 			Doc:     "Group name or numeric gid of the directory. Null leaves the group as it is.",
 			Example: `"deploy"`},
+		{Name: "recursive", Type: cty.Bool, Default: cty.False,
+			Doc: "true: owner and group are also enforced on everything inside the directory (chown -R), " +
+				"checked on each run by looking for the first entry owned otherwise. The mode stays the " +
+				"directory's own: files and directories inside rarely want the same one. Needs owner or group.",
+			Example: `true`},
 		{Name: "state", Type: cty.String, Default: cty.StringVal("present"),
 			Doc: "present: the directory exists as declared. absent: the directory and everything in it is " +
 				"removed when it exists. Top-level and system directories (/, /etc, /usr/lib, ...) are refused. " +
@@ -55,9 +60,10 @@ func schema() []modules.Attr {
 
 // resource is a directory configured for one host.
 type resource struct {
-	path  string
-	state string
-	meta  fsmeta.Want
+	path      string
+	state     string
+	meta      fsmeta.Want
+	recursive bool
 }
 
 // New validates c and builds a directory resource.
@@ -70,6 +76,10 @@ func New(c modules.Config) (modules.Resource, error) {
 	res.meta.Mode, _ = r.Mode("mode")
 	res.meta.Owner = r.Account("owner")
 	res.meta.Group = r.Account("group")
+	res.recursive, _ = r.Bool("recursive")
+	if res.recursive && res.meta.Owner == "" && res.meta.Group == "" && r.Err() == nil {
+		r.Errorf("recursive", "applies owner and group to the directory's contents, but neither is set")
+	}
 	if res.state == "absent" && res.path != "" && isProtected(res.path) {
 		r.Errorf("path", "refusing to remove %s: it is a top-level or system directory", res.path)
 	}
@@ -99,9 +109,35 @@ func isProtected(p string) bool {
 	return false
 }
 
-// Probes asks for the path's stat.
+// Probes asks for the path's stat and, when recursive, for the first
+// entry inside owned otherwise than declared.
 func (res *resource) Probes(*modules.Host) []modules.Probe {
-	return []modules.Probe{facts.StatProbe(res.path)}
+	ps := []modules.Probe{facts.StatProbe(res.path)}
+	if p, ok := res.ownersProbe(); ok {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// ownersProbe prints the first path under the directory whose owner or
+// group is not the declared one; nothing when all are right or the
+// directory is missing. find takes a name or a numeric id for both.
+func (res *resource) ownersProbe() (modules.Probe, bool) {
+	if !res.recursive || res.state != "present" {
+		return modules.Probe{}, false
+	}
+	var tests []string
+	if res.meta.Owner != "" {
+		tests = append(tests, "! -user "+transport.ShellQuote(res.meta.Owner))
+	}
+	if res.meta.Group != "" {
+		tests = append(tests, "! -group "+transport.ShellQuote(res.meta.Group))
+	}
+	q := transport.ShellQuote(res.path)
+	return modules.Probe{
+		ID:      "owners:" + res.path + ":" + res.meta.Owner + ":" + res.meta.Group,
+		Command: "if [ -d " + q + " ] && [ ! -h " + q + " ]; then find " + q + " -mindepth 1 \\( " + strings.Join(tests, " -o ") + " \\) -print -quit; fi",
+	}, true
 }
 
 // Plan compares the host's directory with the declaration.
@@ -134,5 +170,33 @@ func (res *resource) Plan(_ *modules.Host, f modules.Facts) ([]modules.Action, e
 			Command: strings.Join(cmds, " && "),
 		}}, nil
 	}
-	return fsmeta.Change(res.path, st, res.meta, true), nil
+	actions := fsmeta.Change(res.path, st, res.meta, true)
+	if p, ok := res.ownersProbe(); ok {
+		r, err := facts.Get(f, p)
+		if err != nil {
+			return nil, err
+		}
+		if r.ExitStatus != 0 {
+			return nil, fmt.Errorf("%s: cannot check the owners of its contents (find exited %d)", res.path, r.ExitStatus)
+		}
+		if first := strings.TrimSpace(r.Stdout); first != "" {
+			actions = append(actions, modules.Action{
+				Summary: fmt.Sprintf("change everything in %s to %s (%s differs, maybe more)", res.path, res.owners(), first),
+				Command: fsmeta.ChownR(res.path, res.meta.Owner, res.meta.Group),
+			})
+		}
+	}
+	return actions, nil
+}
+
+// owners words the declared owner and group: "owner deploy, group www".
+func (res *resource) owners() string {
+	var parts []string
+	if res.meta.Owner != "" {
+		parts = append(parts, "owner "+res.meta.Owner)
+	}
+	if res.meta.Group != "" {
+		parts = append(parts, "group "+res.meta.Group)
+	}
+	return strings.Join(parts, ", ")
 }
