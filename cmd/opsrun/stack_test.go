@@ -54,3 +54,49 @@ func TestStackCommandErrors(t *testing.T) {
 		t.Errorf("no hosts: exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// validate runs each type's own checks on what is known without a host:
+// a bad attribute value points at its argument, a broken template names
+// its own file, line and column; values that need a host are left alone.
+func TestValidateRunsTypeChecks(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "motd.tmpl"), []byte("hello ${host.hostnme}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "stack.hcl"), []byte(`layer "web" {
+  on "setup" {
+    file "conf" {
+      path = "/etc/app.conf"
+      mode = "999"
+    }
+    service "web" {
+      name  = host.os.family == "rhel" ? "httpd" : "apache2"
+      state = "runnning"
+    }
+    template "motd" {
+      path   = "/etc/motd"
+      source = "motd.tmpl"
+    }
+    file "fine" {
+      path    = "/etc/${host.hostname}"
+      content = host.hostname
+    }
+  }
+}
+`), 0o644)
+	streams, _, errOut := testIO()
+	if code := Main([]string{"validate", dir}, streams); code != ExitError {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitError, errOut)
+	}
+	for _, want := range []string{
+		"stack.hcl:5:14: error: Invalid resource configuration; file.conf: mode:",
+		"stack.hcl:9:15: error: Invalid resource configuration; service.web: state:",
+		"motd.tmpl:1:",
+		"opsrun: 3 error(s) in the stack",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut.String(), "file.fine") {
+		t.Errorf("a resource whose values need a host was refused:\n%s", errOut)
+	}
+}

@@ -178,56 +178,10 @@ func compileTask(in Input, ectx *hcl.EvalContext, r *stack.Resource) (*Task, hcl
 	if diags.HasErrors() || t.Skip != "" {
 		return t, diags
 	}
-	opts, ds := r.EvalOptions(ectx)
+	built, ds := r.Build(ectx, typ, in.Stack.Dir)
 	diags = append(diags, ds...)
-	t.Options = opts
-	t.Sensitive = opts.Sensitive
-	cfg := modules.Config{Name: r.Name, Attrs: map[string]cty.Value{}, Dir: in.Stack.Dir, Sensitive: map[string]bool{}, Eval: ectx}
-	for _, a := range typ.Attrs {
-		attr, set := r.Attrs[a.Name]
-		if !set {
-			v := a.Default
-			if v == cty.NilVal {
-				v = cty.NullVal(a.Type)
-			}
-			cfg.Attrs[a.Name] = v
-			continue
-		}
-		v, ds := attr.Expr.Value(ectx)
-		diags = append(diags, ds...)
-		if ds.HasErrors() {
-			continue
-		}
-		if v.ContainsMarked() {
-			cfg.Sensitive[a.Name] = true
-			t.Sensitive = true
-			v, _ = v.UnmarkDeep()
-		}
-		cv, err := convert.Convert(v, a.Type)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
-				Detail:  fmt.Sprintf("Inappropriate value for attribute %q of %s: %s.", a.Name, r.Addr, err),
-				Subject: attr.Expr.Range().Ptr()})
-			continue
-		}
-		cfg.Attrs[a.Name] = cv
-	}
-	if diags.HasErrors() {
-		return t, diags
-	}
-	if opts.Sensitive {
-		// sensitive = true: every value is treated as a secret's.
-		for _, a := range typ.Attrs {
-			cfg.Sensitive[a.Name] = true
-		}
-	}
-	m, err := typ.New(cfg)
-	if err != nil {
-		return t, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid resource configuration",
-			Detail: fmt.Sprintf("%s: %v.", r.Addr, err), Subject: r.DeclRange.Ptr()}}
-	}
-	t.Module = m
-	return t, nil
+	t.Options, t.Sensitive, t.Module = built.Options, built.Sensitive, built.Module
+	return t, diags
 }
 
 func condition(ectx *hcl.EvalContext, expr hcl.Expression, name string) (bool, hcl.Diagnostics) {

@@ -122,7 +122,18 @@ func (s *Stack) Validate() hcl.Diagnostics {
 				continue // the same declaration, through another include
 			}
 			seen[r.DeclRange] = true
-			diags = append(diags, s.validateResource(r, ctx, n)...)
+			ds := s.validateResource(r, ctx, n)
+			diags = append(diags, ds...)
+			if ds.HasErrors() || s.reg == nil {
+				continue
+			}
+			// The type's own checks (a mode like "999", a state that does
+			// not exist, a template that does not parse), on every value
+			// known without a host.
+			if typ, ok := s.reg.Lookup(r.Type); ok && typ != nil {
+				_, ds := r.Build(ctx, typ, s.Dir)
+				diags = append(diags, ds...)
+			}
 		}
 	}
 	for _, name := range sortedKeys(s.Recipes) {
