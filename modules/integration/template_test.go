@@ -1,6 +1,11 @@
 package integration
 
 import (
+	"fmt"
+	"github.com/opsrun/opsrun/engine/stack"
+	"github.com/opsrun/opsrun/modules/registry"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -112,13 +117,21 @@ func TestTemplateChange(t *testing.T) {
 // template's file, line and column, before anything changes.
 func TestTemplateError(t *testing.T) {
 	need(t)
-	o := Run(t, `
+	// A template naming a fact that does not exist is refused when the
+	// stack is validated, before any host is contacted, at its own line.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte("ok\nname ${host.hostnme}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "stack.hcl"), []byte(fmt.Sprintf(stackTemplate, `
     template "t" {
       path   = "/srv/it-template-bad.conf"
       source = "bad.tmpl"
-    }`, map[string]string{"bad.tmpl": "ok\nname ${host.hostnme}\n"}, false)
-	if o.Totals.Failed == 0 || !strings.Contains(o.Errors(), "bad.tmpl:2:12: Unsupported attribute") {
-		t.Fatalf("want a failure naming bad.tmpl:2:12, got %+v: %s", o.Totals, o.Errors())
+    }`)), 0o644)
+	s, diags := stack.LoadDir(dir, stack.Inputs{}, registry.Builtin())
+	if !diags.HasErrors() {
+		diags = s.Validate()
+	}
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "bad.tmpl:2:12: Unsupported attribute") {
+		t.Fatalf("want validate to refuse bad.tmpl:2:12, got %v", diags)
 	}
 	if got := Sh(t, "ls /srv/it-template-bad.conf 2>&1 || true"); !strings.Contains(got, "No such file") {
 		t.Errorf("the file was written: %s", got)
