@@ -126,7 +126,7 @@ validations. Exit 0 when clean, else print every problem and exit 1.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(opts.IO.Out, "Stack %s is valid: %s, %s.\n", l.stack.Name, plural(len(l.stack.Layers), "layer"), plural(len(l.hosts), "host"))
+			fmt.Fprintf(opts.IO.Out, "Stack %s is valid: %s, %s.\n", l.stack.Name, report.Plural(len(l.stack.Layers), "layer"), report.Plural(len(l.hosts), "host"))
 			return nil
 		},
 	}
@@ -413,12 +413,4 @@ func newRunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
-// plural is "1 layer", "2 layers".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

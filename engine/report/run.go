@@ -80,7 +80,7 @@ func (p *runText) Emit(e run.Event) {
 			mode = " (check mode: nothing will be changed)"
 		}
 		if !p.grouped {
-			fmt.Fprintf(p.out, "%s on %s of stack %s%s\n", e.Event, hosts(e.Hosts), e.Stack, mode)
+			fmt.Fprintf(p.out, "%s on %s of stack %s%s\n", e.Event, Plural(e.Hosts, "host"), e.Stack, mode)
 		}
 	case run.TypeTask:
 		if e.Layer != "" && !e.Handler {
@@ -170,7 +170,7 @@ func (p *runText) printGrouped(end run.Event) {
 	}
 	if end.Counts != nil {
 		fmt.Fprintf(p.out, "Plan (%s): %d to change, %d already right, %d skipped, %d failed, on %s.\n",
-			p.event, end.Changed, end.OK, end.Skipped, end.Failed, hosts(len(p.recaps)))
+			p.event, end.Changed, end.OK, end.Skipped, end.Failed, Plural(len(p.recaps), "host"))
 	}
 }
 
@@ -236,10 +236,10 @@ func (p *runText) clearProgress() {
 	}
 }
 
-// hosts is "1 host", "2 hosts".
-func hosts(n int) string {
+// Plural counts a noun: "1 host", "2 hosts".
+func Plural(n int, noun string) string {
 	if n == 1 {
-		return "1 host"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d hosts", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -123,3 +123,11 @@ func TestRunProgressOnTTY(t *testing.T) {
 		t.Errorf("progress not cleared: %q", errOut.String())
 	}
 }
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 hosts", 1: "1 host", 2: "2 hosts"} {
+		if got := Plural(n, "host"); got != want {
+			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

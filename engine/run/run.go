@@ -343,7 +343,7 @@ func (r *runner) runLayerHost(ctx context.Context, lp *compile.LayerPlan, hp *co
 	name := hp.Host.Name
 	skipAll := func(reason string) {
 		for _, t := range hp.Tasks {
-			r.task(name, lp.Layer.Name, t.Res.Addr, false, StatusSkipped, nil, reason, nil, 0)
+			r.skip(name, lp.Layer.Name, t.Res.Addr, reason)
 		}
 	}
 	r.mu.Lock()
@@ -388,7 +388,7 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 	name := hp.Host.Name
 	if hp.Err != nil {
 		for _, t := range hp.Tasks {
-			r.task(name, lp.Layer.Name, t.Res.Addr, false, StatusSkipped, nil, "the host's resources could not be evaluated", nil, 0)
+			r.skip(name, lp.Layer.Name, t.Res.Addr, "the host's resources could not be evaluated")
 		}
 		r.count(name, StatusFailed)
 		r.emit(Event{Type: TypeTask, Host: name, Layer: lp.Layer.Name, Status: StatusFailed, Error: hp.Err.Error()})
@@ -407,7 +407,7 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 	pending := map[string]bool{}
 	for i, t := range hp.Tasks {
 		if t.Skip != "" {
-			r.task(name, h.layer, t.Res.Addr, false, StatusSkipped, nil, t.Skip, nil, 0)
+			r.skip(name, h.layer, t.Res.Addr, t.Skip)
 			continue
 		}
 		if r.halted(ctx) || ls.isAborted() {
@@ -489,7 +489,7 @@ func (r *runner) runHost(ctx context.Context, lp *compile.LayerPlan, hp *compile
 
 func (h *hostRun) skipRest(tasks []*compile.Task, reason string) {
 	for _, t := range tasks {
-		h.r.task(h.host, h.layer, t.Res.Addr, false, StatusSkipped, nil, reason, nil, 0)
+		h.r.skip(h.host, h.layer, t.Res.Addr, reason)
 	}
 }
 
@@ -738,18 +738,10 @@ func (r *runner) count(host, status string) {
 	r.recaps[host].count(status)
 }
 
-func (r *runner) task(host, layer, addr string, handler bool, status string, actions []modules.Action, reason string, err error, d time.Duration) {
-	r.count(host, status)
-	ev := Event{Type: TypeTask, Host: host, Layer: layer, Resource: addr, Handler: handler, Status: status, Reason: reason, DurationMS: d.Milliseconds()}
-	for _, a := range actions {
-		ev.Actions = append(ev.Actions, a.Summary)
-		if a.Diff != "" {
-			ev.Diffs = append(ev.Diffs, a.Diff)
-		}
-	}
-	if err != nil {
-		ev.Error = err.Error()
-	}
-	r.log.Debug("task", "host", host, "layer", layer, "resource", addr, "status", status, "duration", d)
-	r.emit(ev)
+// skip reports a resource that did not run, and why. Resources that ran
+// are reported by apply, which alone sees their actions.
+func (r *runner) skip(host, layer, addr, reason string) {
+	r.count(host, StatusSkipped)
+	r.log.Debug("task", "host", host, "layer", layer, "resource", addr, "status", StatusSkipped, "reason", reason)
+	r.emit(Event{Type: TypeTask, Host: host, Layer: layer, Resource: addr, Status: StatusSkipped, Reason: reason})
 }
