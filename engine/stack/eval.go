@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"github.com/opsrun/opsrun/modules"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -122,18 +123,7 @@ func (s *Stack) Validate() hcl.Diagnostics {
 				continue // the same declaration, through another include
 			}
 			seen[r.DeclRange] = true
-			ds := s.validateResource(r, ctx, n)
-			diags = append(diags, ds...)
-			if ds.HasErrors() || s.reg == nil {
-				continue
-			}
-			// The type's own checks (a mode like "999", a state that does
-			// not exist, a template that does not parse), on every value
-			// known without a host.
-			if typ, ok := s.reg.Lookup(r.Type); ok && typ != nil {
-				_, ds := r.Build(ctx, typ, s.Dir)
-				diags = append(diags, ds...)
-			}
+			diags = append(diags, s.validateResource(r, ctx, n)...)
 		}
 	}
 	for _, name := range sortedKeys(s.Recipes) {
@@ -149,60 +139,51 @@ func (s *Stack) Validate() hcl.Diagnostics {
 
 func (s *Stack) validateResource(r *Resource, ctx *hcl.EvalContext, n names) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	want := map[string]cty.Type{}
-	if s.reg != nil {
-		if typ, ok := s.reg.Lookup(r.Type); ok && typ != nil {
-			for _, a := range typ.Attrs {
-				want[a.Name] = a.Type
-			}
+	exprs := []hcl.Expression{r.OnlyIf, r.NotIf, r.Options.Retries, r.Options.RetryDelay, r.Options.Timeout, r.Options.IgnoreErrors, r.Options.Sensitive}
+	for _, name := range sortedKeys(r.Attrs) {
+		exprs = append(exprs, r.Attrs[name].Expr)
+	}
+	for _, e := range exprs {
+		if e != nil {
+			diags = append(diags, checkRefs(e, resourceScope, n)...)
 		}
 	}
-	eval := func(name string, expr hcl.Expression, ty cty.Type) {
-		if ds := checkRefs(expr, resourceScope, n); ds.HasErrors() {
-			diags = append(diags, ds...)
-			return
+	if diags.HasErrors() {
+		return diags
+	}
+	for name, e := range map[string]hcl.Expression{"only_if": r.OnlyIf, "not_if": r.NotIf} {
+		if e == nil {
+			continue
 		}
-		v, ds := expr.Value(ctx)
+		v, ds := e.Value(ctx)
 		diags = append(diags, ds...)
-		if ds.HasErrors() || ty == cty.NilType {
-			return
+		if ds.HasErrors() {
+			continue
 		}
 		v, _ = v.UnmarkDeep()
-		if _, err := convert.Convert(v, ty); err != nil {
+		if _, err := convert.Convert(v, cty.Bool); err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Incorrect attribute value type",
 				Detail:   fmt.Sprintf("Inappropriate value for argument %q of %s: %s.", name, r.Addr, err),
-				Subject:  expr.Range().Ptr(),
+				Subject:  e.Range().Ptr(),
 			})
 		}
 	}
-	for _, name := range sortedKeys(r.Attrs) {
-		ty, ok := want[name]
-		if !ok {
-			ty = cty.DynamicPseudoType
-		}
-		eval(name, r.Attrs[name].Expr, ty)
+	// The arguments, the meta-arguments and the type's own checks (a mode
+	// like "999", a template that does not parse), the way the compiler
+	// builds the resource for a host, on every value known without one.
+	var typ *modules.Type
+	if s.reg != nil {
+		typ, _ = s.reg.Lookup(r.Type)
 	}
-	if r.OnlyIf != nil {
-		eval("only_if", r.OnlyIf, cty.Bool)
-	}
-	if r.NotIf != nil {
-		eval("not_if", r.NotIf, cty.Bool)
-	}
-	refsOK := true
-	for _, e := range []hcl.Expression{r.Options.Retries, r.Options.RetryDelay, r.Options.Timeout, r.Options.IgnoreErrors, r.Options.Sensitive} {
-		if e == nil {
-			continue
-		}
-		if ds := checkRefs(e, resourceScope, n); ds.HasErrors() {
-			diags = append(diags, ds...)
-			refsOK = false
+	if typ == nil {
+		// No schema to check against: evaluate what is written.
+		typ = &modules.Type{Name: r.Type}
+		for _, name := range sortedKeys(r.Attrs) {
+			typ.Attrs = append(typ.Attrs, modules.Attr{Name: name, Type: cty.DynamicPseudoType})
 		}
 	}
-	if refsOK {
-		_, ds := r.EvalOptions(ctx)
-		diags = append(diags, ds...)
-	}
-	return diags
+	_, ds := r.Build(ctx, typ, s.Dir)
+	return append(diags, ds...)
 }
