@@ -99,6 +99,11 @@ func (c *conn) put(ctx context.Context, cl *sftp.Client, name string, r io.Reade
 	defer stop()
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
+		if ctx.Err() != nil {
+			// The AfterFunc closed the file under Chmod: the cause is
+			// the cancellation, not the file.
+			return "", ctx.Err()
+		}
 		return "", c.lostOr(fmt.Errorf("chmod %s: %w", name, err))
 	}
 	h := sha256.New()
