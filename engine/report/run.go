@@ -82,6 +82,13 @@ func (p *runText) Emit(e run.Event) {
 		if !p.grouped {
 			fmt.Fprintf(p.out, "%s on %s of stack %s%s\n", e.Event, Plural(e.Hosts, "host"), e.Stack, mode)
 		}
+	case run.TypePhase:
+		// A new step of opsrun up or deploy: its own progress totals.
+		p.clearProgress()
+		p.layers, p.total, p.done = nil, map[string]int{}, map[string]int{}
+		if !p.grouped {
+			fmt.Fprintf(p.out, "==> %s\n", e.Message)
+		}
 	case run.TypeTask:
 		if e.Layer != "" && !e.Handler {
 			p.done[e.Layer]++
@@ -106,6 +113,9 @@ func (p *runText) Emit(e run.Event) {
 			p.printGrouped(e)
 		}
 		p.printRecap(e)
+		if e.Message != "" {
+			fmt.Fprintln(p.out, e.Message)
+		}
 	}
 }
 

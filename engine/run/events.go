@@ -4,7 +4,11 @@ import "time"
 
 // Event types, in the order a run emits them.
 const (
-	TypeRunStart  = "run_start"
+	TypeRunStart = "run_start"
+	// TypePhase starts one step of a command made of several runs
+	// (opsrun up, deploy, rollback, undeploy): which event it runs, on how
+	// many hosts, and why.
+	TypePhase     = "phase"
 	TypeTask      = "task"
 	TypeHostRecap = "host_recap"
 	TypeRunEnd    = "run_end"
@@ -32,6 +36,9 @@ type Event struct {
 	Event string `json:"event,omitempty"`
 	Check bool   `json:"check,omitempty"`
 	Hosts int    `json:"hosts,omitempty"`
+	// Message says what a phase does ("setup on 2 new instances: app-2,
+	// app-3"), or how a multi-step command ended.
+	Message string `json:"message,omitempty"`
 
 	// task
 	Host     string   `json:"host,omitempty"`

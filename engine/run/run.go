@@ -659,10 +659,16 @@ func lastLines(s string, n int) string {
 	return s
 }
 
-// run executes one action: its upload, then its command. A sensitive
-// action's failure does not repeat its output, which may hold the secret.
+// run executes one action on the host.
 func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) (transport.Result, error) {
-	become := h.r.in.Stack.Settings.Become
+	return Exec(ctx, h.conn, a, h.r.in.Stack.Settings.Become, sensitive)
+}
+
+// Exec executes one action on conn: its upload, then its command, through
+// sudo when become. A sensitive action's command is sent on stdin, off
+// the host's process list, and its failure does not repeat its output,
+// which may hold the secret.
+func Exec(ctx context.Context, conn transport.Conn, a modules.Action, become, sensitive bool) (transport.Result, error) {
 	if u := a.Upload; u != nil {
 		spec := transport.FileSpec{Path: u.Path, Mode: u.Mode, Owner: u.Owner, Group: u.Group, Become: become}
 		if u.Source != "" {
@@ -671,10 +677,10 @@ func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) (tr
 				return transport.Result{}, err
 			}
 			defer f.Close()
-			if err := h.conn.Upload(ctx, f, spec); err != nil {
+			if err := conn.Upload(ctx, f, spec); err != nil {
 				return transport.Result{}, err
 			}
-		} else if err := h.conn.Upload(ctx, strings.NewReader(string(u.Content)), spec); err != nil {
+		} else if err := conn.Upload(ctx, strings.NewReader(string(u.Content)), spec); err != nil {
 			return transport.Result{}, err
 		}
 	}
@@ -688,7 +694,7 @@ func (h *hostRun) run(ctx context.Context, a modules.Action, sensitive bool) (tr
 		// runs it, so the command itself sees an empty stdin.
 		cmd.Command, cmd.Stdin = stdinShell, strings.NewReader(a.Command)
 	}
-	res, err := h.conn.Run(ctx, cmd)
+	res, err := conn.Run(ctx, cmd)
 	if err != nil {
 		return res, err
 	}
