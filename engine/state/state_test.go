@@ -310,16 +310,31 @@ func TestCorruptStore(t *testing.T) {
 }
 
 // writerEnv makes the test binary a process that writes to a store until
-// it is killed.
-const writerEnv = "OPSRUN_STATE_TEST_WRITER"
+// it is killed; writerKindEnv says what it writes.
+const (
+	writerEnv     = "OPSRUN_STATE_TEST_WRITER"
+	writerKindEnv = "OPSRUN_STATE_TEST_WRITER_KIND"
+)
 
 func TestHelperWriter(t *testing.T) {
 	path := os.Getenv(writerEnv)
 	if path == "" {
-		t.Skip("only run as the child of TestStoreSurvivesKill")
+		t.Skip("only run as the child of a test that kills it")
 	}
-	ctx := context.Background()
 	s := New(path, Options{})
+	switch kind := os.Getenv(writerKindEnv); kind {
+	case "runs":
+		writeRuns(t, s)
+	case "releases":
+		writeReleases(t, s)
+	default:
+		t.Fatalf("unknown writer kind %q", kind)
+	}
+}
+
+// writeRuns takes the lock and records a run, over and over.
+func writeRuns(t *testing.T, s *Store) {
+	ctx := context.Background()
 	changes := make([]Change, 50)
 	for i := range changes {
 		changes[i] = Change{Host: fmt.Sprintf("host-%d", i), Resource: "file.x", Actions: []string{strings.Repeat("write ", 20)}}
@@ -344,30 +359,38 @@ func TestHelperWriter(t *testing.T) {
 	}
 }
 
-// TestStoreSurvivesKill SIGKILLs a process writing the store at
-// different moments; every time, the store opens, passes bbolt's
-// consistency check and every record decodes.
-func TestStoreSurvivesKill(t *testing.T) {
+// killWriter runs TestHelperWriter writing kind to a new store and
+// SIGKILLs it, five times at different moments, each a while after
+// written (a count that only grows) shows the round has written
+// something. After every kill the store must open, pass bbolt's
+// consistency check and still show that write; check then looks at what
+// the writer left.
+func killWriter(t *testing.T, kind string, written func(*Store) (int, error), check func(s *Store, round int)) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("spawns writers")
 	}
-	ctx := context.Background()
 	path := DefaultPath(t.TempDir())
 	s := New(path, Options{})
-	prev := 0
 	for round, delay := range []time.Duration{150, 230, 310, 170, 420} {
+		prev, err := written(s)
+		if err != nil {
+			t.Fatalf("round %d: before the writer: %v", round, err)
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
-		cmd.Env = append(os.Environ(), writerEnv+"="+path)
+		cmd.Env = append(os.Environ(), writerEnv+"="+path, writerKindEnv+"="+kind)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t0 := time.Now()
 		// Kill it a while after it has written something this round.
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if runs, err := s.History(ctx, 0); err == nil && len(runs) > prev {
+			if n, err := written(s); err == nil && n > prev {
 				break
 			}
 			if time.Now().After(deadline) {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
 				t.Fatalf("round %d: the writer wrote nothing in 30s", round)
 			}
 		}
@@ -392,14 +415,29 @@ func TestStoreSurvivesKill(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: consistency: %v", round, err)
 		}
+		if n, err := written(s); err != nil || n <= prev {
+			t.Fatalf("round %d: after the kill: %d written (%d before), %v", round, n, prev, err)
+		}
+		check(s, round)
+	}
+	n, _ := written(s)
+	t.Logf("%s: %d written across 5 kills", kind, n)
+}
+
+// TestStoreSurvivesKill SIGKILLs a process writing the run lock and
+// history at different moments; every time, the store opens, passes
+// bbolt's consistency check and every record decodes.
+func TestStoreSurvivesKill(t *testing.T) {
+	ctx := context.Background()
+	written := func(s *Store) (int, error) {
+		runs, err := s.History(ctx, 0)
+		return len(runs), err
+	}
+	killWriter(t, "runs", written, func(s *Store, round int) {
 		runs, err := s.History(ctx, 0)
 		if err != nil {
 			t.Fatalf("round %d: history: %v", round, err)
 		}
-		if len(runs) <= prev {
-			t.Fatalf("round %d: the writer wrote nothing (%d runs)", round, len(runs))
-		}
-		prev = len(runs)
 		for _, r := range runs {
 			if r.ID == "" || len(r.Changes) != 50 {
 				t.Fatalf("round %d: a torn record: %+v", round, r.ID)
@@ -414,6 +452,5 @@ func TestStoreSurvivesKill(t *testing.T) {
 		if err := a.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	t.Logf("%d runs written across 5 kills", prev)
+	})
 }

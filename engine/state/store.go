@@ -1,6 +1,6 @@
-// Package state is a stack's memory between runs: the run lock and the run
-// history, kept in one embedded database file beside the stack
-// (DIR/.opsrun/state.db by default).
+// Package state is a stack's memory between runs: the run lock, the run
+// history, the stack's members and its app releases, kept in one embedded
+// database file beside the stack (DIR/.opsrun/state.db by default).
 //
 // # Why bbolt
 //
@@ -25,15 +25,21 @@
 //
 // # Buckets
 //
-//	meta   schema version
-//	lock   the one run lock record ("holder")
-//	runs   run history: run id → JSON RunRecord, the last MaxRuns kept
+//	meta      schema version; "configured": the membership digest
+//	          configure last completed for
+//	lock      the one run lock record ("holder")
+//	runs      run history: run id → JSON RunRecord, the last MaxRuns kept
+//	members   the stack's instances: host name → JSON Member (layers,
+//	          how to reach it, when it joined and completed setup)
+//	releases  app placements: APP NUL HOST → JSON Placement (current
+//	          release, releases kept on disk)
+//	deploys   app releases: APP NUL ID → JSON Release, those some
+//	          placement keeps plus the MaxReleases newest per app
 //
-// Later state — known instances and their layers, which completed setup,
-// app releases per instance — goes in buckets of its own beside these
-// ("instances", "releases"), written in the same kind of short
-// transaction, so a membership change and its history record can commit
-// together.
+// Every change is one short transaction, so a membership change and the
+// placements it removes commit together. Buckets are created when
+// missing: a store written before a bucket existed opens as it is, with
+// the same schema version.
 package state
 
 import (
@@ -52,9 +58,12 @@ import (
 
 // Bucket names.
 var (
-	bucketMeta = []byte("meta")
-	bucketLock = []byte("lock")
-	bucketRuns = []byte("runs")
+	bucketMeta     = []byte("meta")
+	bucketLock     = []byte("lock")
+	bucketRuns     = []byte("runs")
+	bucketMembers  = []byte("members")
+	bucketReleases = []byte("releases")
+	bucketDeploys  = []byte("deploys")
 )
 
 const schemaVersion = "1"
@@ -158,7 +167,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) (err err
 	}()
 	defer s.recoverCorrupt(&err)
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketLock, bucketRuns} {
+		for _, b := range [][]byte{bucketMeta, bucketLock, bucketRuns, bucketMembers, bucketReleases, bucketDeploys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
