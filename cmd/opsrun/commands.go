@@ -12,4 +12,9 @@ func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdDoc(f))
 	root.AddCommand(NewCmdHistory(f, nil))
 	root.AddCommand(NewCmdUnlock(f, nil))
+	root.AddCommand(NewCmdUp(f, nil))
+	root.AddCommand(NewCmdDeploy(f, nil))
+	root.AddCommand(NewCmdRollback(f, nil))
+	root.AddCommand(NewCmdUndeploy(f, nil))
+	root.AddCommand(NewCmdReleases(f, nil))
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/spf13/cobra"
 
+	"github.com/opsrun/opsrun/engine/compile"
 	"github.com/opsrun/opsrun/engine/diag"
+	"github.com/opsrun/opsrun/engine/lifecycle"
 	"github.com/opsrun/opsrun/engine/report"
 	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
@@ -150,6 +152,10 @@ type RunOptions struct {
 	LockTimeout time.Duration
 
 	Dialer transport.Dialer // nil means SSH
+
+	// Command is what the lock and the history call the run, when it is
+	// not opsrun run EVENT (opsrun up, deploy, ...).
+	Command string
 }
 
 // NewCmdRun builds `opsrun run` (plan=false) or `opsrun plan` (plan=true).
@@ -250,17 +256,54 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
+	rec := state.RunRecord{Event: opts.Event, Layer: opts.Layer, Hosts: opts.Hosts}
+	return opts.execute(ctx, l, targets, rec, func(ctx context.Context, w *work) (*run.Result, string, error) {
+		res, err := run.Run(ctx, run.Input{Stack: l.stack, Registry: l.reg, Dialer: w.dialer, Hosts: l.hosts, Targets: targets}, run.Options{
+			Event: opts.Event, Layer: opts.Layer, Check: opts.Check, Forks: w.forks, RunID: w.runID,
+			Emit: w.emit, OnPlan: w.onPlan, Stop: w.stop, Logger: opts.f.Logger,
+		})
+		return res, "", err
+	})
+}
+
+// work is what a stack command's body is handed: the dialer, the event
+// sink (printer and history), the stop signal.
+type work struct {
+	dialer transport.Dialer
+	emit   func(run.Event)
+	onPlan func(*compile.Plan)
+	stop   <-chan struct{}
+	forks  int
+	runID  string
+	store  *state.Store
+	// release is set by the body to the release it deployed or switched
+	// to, for the history.
+	release string
+}
+
+// execute runs body the way every command that changes a stack runs:
+// with the stack's lock held (not in check mode), recorded in the history
+// from start to end (not for a plan), printing its events, and exiting
+// with the run's status. checked are the hosts whose connection settings
+// are checked before anything starts.
+func (opts *RunOptions) execute(ctx context.Context, l *loaded, checked []*inventory.Host, rec state.RunRecord,
+	body func(context.Context, *work) (*run.Result, string, error)) error {
 	store := state.New(statePath(opts.State, opts.Dir), state.Options{Logger: opts.f.Logger})
 	runID := newRunID()
 	// From here the first interrupt stops gently (see Main).
 	stop := opts.f.stopSignal()
+	w, done, err := opts.newWork(l, checked, runID, stop, store)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if opts.Plan {
 		warnIfLocked(ctx, store, opts.IO.ErrOut)
-		res, err := opts.runEvent(ctx, l, targets, runID, stop, nil)
+		res, _, err := body(ctx, w)
 		return runExit(res, err)
 	}
-	// opsrun run: the lock (unless in check mode), then the history's
-	// start record, so a run that dies shows as running with its lock.
+	// The lock (unless in check mode), then the history's start record, so
+	// a run that dies shows as running with its lock.
 	me := state.Me(runID, opts.commandLine())
 	if !opts.Check {
 		// Waiting for the lock is not work: the first interrupt ends it.
@@ -288,51 +331,46 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 				b.RunID, b.PID, b.Host, b.Started.Local().Format(time.RFC3339))
 		}
 	}
-	rec := &state.RunRecord{
-		ID: runID, Stack: l.stack.Name, Event: opts.Event, Command: me.Command, Check: opts.Check,
-		Layer: opts.Layer, Hosts: opts.Hosts, Who: me.Who(), PID: me.PID, Started: me.Started,
-	}
-	if err := store.Begin(ctx, rec); err != nil {
+	rec.ID, rec.Stack, rec.Command, rec.Check = runID, l.stack.Name, me.Command, opts.Check
+	rec.Who, rec.PID, rec.Started = me.Who(), me.PID, me.Started
+	if err := store.Begin(ctx, &rec); err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	rc := &state.Recorder{}
-	res, runErr := opts.runEvent(ctx, l, targets, runID, stop, rc)
-	rc.Finish(rec, res, runErr)
-	if err := store.Finish(ctx, rec); err != nil {
+	print := w.emit
+	w.emit = func(e run.Event) {
+		rc.Emit(e)
+		print(e)
+	}
+	res, note, runErr := body(ctx, w)
+	rc.Finish(&rec, res, runErr)
+	rec.Release = w.release
+	if rec.Note == "" {
+		rec.Note = note
+	}
+	if err := store.Finish(ctx, &rec); err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "opsrun: could not record the run's end in the history: %v\n", err)
 	}
 	return runExit(res, runErr)
 }
 
-// runEvent runs the event on targets, printing its events and handing
-// them to rc when not nil.
-func (opts *RunOptions) runEvent(ctx context.Context, l *loaded, targets []*inventory.Host, runID string, stop <-chan struct{}, rc *state.Recorder) (*run.Result, error) {
-	dialer, done, err := checkedDialer(opts.Dialer, opts.SSHConfig, opts.f, targets)
+// newWork makes the dialer (checking checked's settings) and the printer.
+func (opts *RunOptions) newWork(l *loaded, checked []*inventory.Host, runID string, stop <-chan struct{}, store *state.Store) (*work, func(), error) {
+	dialer, done, err := checkedDialer(opts.Dialer, opts.SSHConfig, opts.f, checked)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer done()
 	var printer report.RunPrinter
 	if opts.Output == "json" {
 		printer = report.NewRunJSON(opts.IO.Out)
 	} else {
 		printer = report.NewRunText(opts.IO.Out, opts.IO.ErrOut, opts.IO.IsTTY, opts.Check, opts.Plan)
 	}
-	emit := printer.Emit
-	if rc != nil {
-		emit = func(e run.Event) {
-			rc.Emit(e)
-			printer.Emit(e)
-		}
-	}
 	forks := opts.Forks
 	if forks == 0 {
 		forks = l.stack.Settings.Forks
 	}
-	return run.Run(ctx, run.Input{Stack: l.stack, Registry: l.reg, Dialer: dialer, Hosts: l.hosts, Targets: targets}, run.Options{
-		Event: opts.Event, Layer: opts.Layer, Check: opts.Check, Forks: forks, RunID: runID,
-		Emit: emit, OnPlan: printer.Planned, Stop: stop, Logger: opts.f.Logger,
-	})
+	return &work{dialer: dialer, emit: printer.Emit, onPlan: printer.Planned, stop: stop, forks: forks, runID: runID, store: store}, done, nil
 }
 
 // runExit is a run's exit status.
@@ -341,7 +379,10 @@ func runExit(res *run.Result, err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
-	if err != nil && !errors.Is(err, run.ErrInterrupted) {
+	if err != nil && !errors.Is(err, run.ErrInterrupted) && !errors.Is(err, lifecycle.ErrStopped) {
+		return &exitError{code: ExitError, err: err}
+	}
+	if res == nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	switch {
@@ -355,6 +396,9 @@ func runExit(res *run.Result, err error) error {
 
 // commandLine is what the lock and the history say the run is.
 func (opts *RunOptions) commandLine() string {
+	if opts.Command != "" {
+		return opts.Command
+	}
 	c := "opsrun run " + opts.Event
 	if opts.Check {
 		c += " --check"

@@ -32,14 +32,18 @@ const (
 // RunRecord is one run in the history. It holds counts, errors and the
 // summaries of what changed — never diffs and never command output.
 type RunRecord struct {
-	ID       string    `json:"id"`
-	Stack    string    `json:"stack,omitempty"`
-	Event    string    `json:"event"`
-	Command  string    `json:"command,omitempty"`
-	Check    bool      `json:"check"`
-	Layer    string    `json:"layer,omitempty"`
-	Hosts    string    `json:"hosts,omitempty"` // the --hosts pattern
-	Who      string    `json:"who"`             // USER@HOST
+	ID      string `json:"id"`
+	Stack   string `json:"stack,omitempty"`
+	Event   string `json:"event"`
+	Command string `json:"command,omitempty"`
+	Check   bool   `json:"check"`
+	Layer   string `json:"layer,omitempty"`
+	Hosts   string `json:"hosts,omitempty"` // the --hosts pattern
+	// App and Release are the app a deploy, rollback or undeploy acted on
+	// and the release it deployed or switched to.
+	App      string    `json:"app,omitempty"`
+	Release  string    `json:"release,omitempty"`
+	Who      string    `json:"who"` // USER@HOST
 	PID      int       `json:"pid,omitempty"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`

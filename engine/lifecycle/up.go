@@ -1,0 +1,236 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opsrun/opsrun/engine/report"
+	"github.com/opsrun/opsrun/engine/run"
+	"github.com/opsrun/opsrun/engine/state"
+	"github.com/opsrun/opsrun/engine/transport"
+	"github.com/opsrun/opsrun/inventory"
+)
+
+// Up converges the stack to its inventory, as OpsWorks does when
+// instances start and stop: instances that left get their shutdown
+// recipes (when they still answer) and are forgotten; instances that
+// joined get setup, then every app already deployed on the stack; and
+// when membership changed, configure runs on every instance, so that
+// recipes reading layer.NAME.instances (a load balancer's backends, a
+// database's allowed clients) see the new membership. When nothing
+// changed, Up only checks that every instance answers.
+func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
+	members, err := in.Store.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	configured, err := in.Store.Configured(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]*state.Member{}
+	for _, m := range members {
+		known[m.Name] = m
+	}
+	var joined []*inventory.Host
+	membership := map[string][]string{}
+	for _, h := range in.Hosts {
+		membership[h.Name] = h.Layers
+		if m := known[h.Name]; m == nil || m.SetupAt.IsZero() || !sameSet(m.Layers, h.Layers) {
+			joined = append(joined, h)
+		}
+	}
+	var departed []*inventory.Host
+	for _, m := range members {
+		if _, ok := membership[m.Name]; !ok && m.Host != nil {
+			h := *m.Host
+			h.Layers = m.Layers
+			departed = append(departed, &h)
+		}
+	}
+	digest := state.Digest(membership)
+	s := newSession(in, opts)
+	s.begin("up", len(in.Hosts)+len(departed))
+	out := &Outcome{}
+	if len(joined) == 0 && len(departed) == 0 && digest == configured {
+		down := s.reach(ctx, in.Hosts)
+		out.Note = fmt.Sprintf("nothing changed: %s, all reachable", report.Plural(len(in.Hosts), "instance"))
+		if len(down) > 0 {
+			out.Note = fmt.Sprintf("nothing changed, but %d of %s did not answer: %s", len(down), report.Plural(len(in.Hosts), "instance"), names(down))
+		}
+		out.Result = s.finish("up", out.Note)
+		return out, nil
+	}
+	notes, err := s.up(ctx, joined, departed, known, digest)
+	out.Note = strings.Join(notes, "; ")
+	out.Result = s.finish("up", out.Note)
+	return out, err
+}
+
+// up runs the phases of a membership change and returns what each did.
+func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, known map[string]*state.Member, digest string) ([]string, error) {
+	var notes []string
+	in := s.in
+	if len(departed) > 0 {
+		quiet := map[string]bool{}
+		for _, h := range departed {
+			quiet[h.Name] = true
+		}
+		res, err := s.phase(ctx, fmt.Sprintf("shutdown on %s that left the inventory: %s", report.Plural(len(departed), "instance"), names(departed)), in.Stack, "shutdown", departed, quiet)
+		if err != nil {
+			return notes, err
+		}
+		var gone, kept []string
+		for _, h := range res.Hosts {
+			switch {
+			case h.Unreachable > 0:
+				gone = append(gone, h.Host)
+				notes = append(notes, h.Host+" did not answer: forgotten without its shutdown recipes")
+			case h.Failed == 0 && h.Err == nil:
+				gone = append(gone, h.Host)
+			default:
+				kept = append(kept, h.Host)
+			}
+		}
+		if len(kept) > 0 {
+			notes = append(notes, "shutdown failed on "+strings.Join(kept, ", ")+": still remembered, the next opsrun up tries again")
+		}
+		if !s.opts.Check && len(gone) > 0 {
+			if err := in.Store.SaveMembers(ctx, nil, gone); err != nil {
+				return notes, err
+			}
+			notes = append(notes, "forgot "+strings.Join(gone, ", "))
+		}
+	}
+	var ready []*inventory.Host
+	if len(joined) > 0 && !s.stopped(ctx) {
+		now := s.opts.Now().UTC()
+		var fresh []*state.Member
+		for _, h := range joined {
+			m := &state.Member{Name: h.Name, Layers: h.Layers, Host: h, Joined: now}
+			if k := known[h.Name]; k != nil {
+				m.Joined = k.Joined
+			}
+			fresh = append(fresh, m)
+		}
+		if !s.opts.Check {
+			// Joined before setup: a run killed during setup leaves them
+			// known but not set up, and the next up sets them up.
+			if err := in.Store.SaveMembers(ctx, fresh, nil); err != nil {
+				return notes, err
+			}
+		}
+		if _, err := s.phase(ctx, fmt.Sprintf("setup on %s that joined: %s", report.Plural(len(joined), "instance"), names(joined)), in.Stack, "setup", joined, nil); err != nil {
+			return notes, err
+		}
+		var failed []*inventory.Host
+		ready, failed = s.healthy(joined)
+		if len(failed) > 0 {
+			notes = append(notes, "setup failed on "+names(failed)+": the next opsrun up tries again")
+		}
+		if !s.opts.Check && len(ready) > 0 {
+			var done []*state.Member
+			for _, m := range fresh {
+				if slices.ContainsFunc(ready, func(h *inventory.Host) bool { return h.Name == m.Name }) {
+					m.SetupAt = s.opts.Now().UTC()
+					done = append(done, m)
+				}
+			}
+			if err := in.Store.SaveMembers(ctx, done, nil); err != nil {
+				return notes, err
+			}
+			notes = append(notes, "set up "+names(ready))
+		}
+		for _, a := range in.Stack.Apps {
+			hosts := inLayers(ready, a.Layers)
+			if len(hosts) == 0 || s.stopped(ctx) {
+				continue
+			}
+			last, err := in.Store.LastRelease(ctx, a.Name)
+			if err != nil {
+				return notes, err
+			}
+			if last == nil {
+				continue // never deployed: opsrun deploy does the first
+			}
+			src := a.Source
+			if last.Ref != "" {
+				src.Ref = last.Ref
+			}
+			dep, err := s.deploy(ctx, a, src, last, hosts, false)
+			notes = append(notes, dep.Note)
+			if err != nil {
+				return notes, err
+			}
+		}
+	}
+	if s.stopped(ctx) {
+		return append(notes, "interrupted before configure"), nil
+	}
+	_, failedSetup := s.healthy(joined)
+	targets := slices.DeleteFunc(slices.Clone(in.Hosts), func(h *inventory.Host) bool { return slices.Contains(failedSetup, h) })
+	msg := fmt.Sprintf("configure on every instance (%s) for the new membership", report.Plural(len(targets), "instance"))
+	if _, err := s.phase(ctx, msg, in.Stack, "configure", targets, nil); err != nil {
+		return notes, err
+	}
+	if _, failed := s.healthy(targets); len(failed) > 0 || len(failedSetup) > 0 {
+		return append(notes, "configure did not complete everywhere: the next opsrun up runs it again"), nil
+	}
+	if !s.opts.Check {
+		if err := in.Store.SetConfigured(ctx, digest); err != nil {
+			return notes, err
+		}
+	}
+	return append(notes, fmt.Sprintf("configured %s", report.Plural(len(targets), "instance"))), nil
+}
+
+// reach checks that every host answers a bare command, in parallel, and
+// returns those that did not.
+func (s *session) reach(ctx context.Context, hosts []*inventory.Host) []*inventory.Host {
+	s.emit(run.Event{Type: run.TypePhase, Hosts: len(hosts), Message: fmt.Sprintf("membership unchanged: checking that %s answer", report.Plural(len(hosts), "instance"))})
+	forks := s.opts.Forks
+	if forks <= 0 {
+		forks = len(hosts)
+	}
+	sem := make(chan struct{}, max(forks, 1))
+	var mu sync.Mutex
+	var down []*inventory.Host
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rc := &run.HostRecap{Host: h.Name}
+			conn, err := s.dialer.Dial(ctx, h)
+			if err == nil {
+				_, err = conn.Run(ctx, transport.Cmd{Command: "true"})
+			}
+			if err != nil {
+				rc.Unreachable, rc.Err = 1, err
+				mu.Lock()
+				down = append(down, h)
+				mu.Unlock()
+			}
+			s.add(&run.Result{Hosts: []*run.HostRecap{rc}}, nil)
+		}()
+	}
+	wg.Wait()
+	// In inventory order, for a stable message.
+	slices.SortFunc(down, func(a, b *inventory.Host) int {
+		return slices.Index(hosts, a) - slices.Index(hosts, b)
+	})
+	return down
+}
+
+// sameSet reports whether a and b hold the same strings.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
