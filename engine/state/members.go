@@ -80,16 +80,16 @@ type hostRecord struct {
 	SSH  sshRecord                          `json:"ssh"`
 }
 
-// sshRecord is an inventory.SSH as the store keeps it: every field, the
-// passwords included, because an instance that left the inventory is
-// reached with these alone.
+// sshRecord is an inventory.SSH as the store keeps it: how an instance
+// that left the inventory is reached for its shutdown recipes. Passwords
+// are not kept: the state file is not where secrets live. An instance that
+// left and can only be reached with a password is forgotten without its
+// shutdown recipes, as an unreachable one is.
 type sshRecord struct {
 	IdentityFiles   []string `json:"identity_files,omitempty"`
 	KnownHosts      []string `json:"known_hosts,omitempty"`
 	HostKeyChecking string   `json:"host_key_checking,omitempty"`
 	ProxyJump       string   `json:"proxy_jump,omitempty"`
-	Password        string   `json:"password,omitempty"`
-	BecomePassword  string   `json:"become_password,omitempty"`
 	// ConnectTimeout is a Go duration ("10s"), readable in a dump of
 	// the file where nanoseconds would not be.
 	ConnectTimeout string `json:"connect_timeout,omitempty"`
@@ -106,8 +106,6 @@ func newHostRecord(h *inventory.Host) *hostRecord {
 			KnownHosts:      h.SSH.KnownHosts,
 			HostKeyChecking: h.SSH.HostKeyChecking,
 			ProxyJump:       h.SSH.ProxyJump,
-			Password:        h.SSH.Password,
-			BecomePassword:  h.SSH.BecomePassword,
 		},
 	}
 	if h.SSH.ConnectTimeout != 0 {
@@ -142,8 +140,6 @@ func (rec *hostRecord) host() (*inventory.Host, error) {
 			KnownHosts:      rec.SSH.KnownHosts,
 			HostKeyChecking: rec.SSH.HostKeyChecking,
 			ProxyJump:       rec.SSH.ProxyJump,
-			Password:        rec.SSH.Password,
-			BecomePassword:  rec.SSH.BecomePassword,
 		},
 	}
 	if rec.SSH.ConnectTimeout != "" {

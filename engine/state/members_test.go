@@ -79,7 +79,7 @@ func TestMemberRoundTrip(t *testing.T) {
 		t.Errorf("ssh files: %+v", h.SSH)
 	}
 	if h.SSH.HostKeyChecking != want.SSH.HostKeyChecking || h.SSH.ProxyJump != want.SSH.ProxyJump ||
-		h.SSH.Password != want.SSH.Password || h.SSH.BecomePassword != want.SSH.BecomePassword || h.SSH.ConnectTimeout != want.SSH.ConnectTimeout {
+		h.SSH.Password != "" || h.SSH.BecomePassword != "" || h.SSH.ConnectTimeout != want.SSH.ConnectTimeout {
 		t.Errorf("ssh: %+v", h.SSH)
 	}
 	if h.DeclRange != (hcl.Range{}) {
@@ -102,12 +102,12 @@ func TestMemberRoundTrip(t *testing.T) {
 			t.Errorf("var %s = %#v, want %#v", k, got, v)
 		}
 	}
-	// Sensitive values are nowhere in the file.
 	raw, err := os.ReadFile(s.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, never := range []string{"s3cr3t-token", "hunter2"} {
+	// Neither sensitive vars nor passwords are written to the file.
+	for _, never := range []string{"s3cr3t-token", "hunter2", "login-pw", "sudo-pw"} {
 		if strings.Contains(string(raw), never) {
 			t.Errorf("the store holds %q", never)
 		}

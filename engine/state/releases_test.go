@@ -369,7 +369,7 @@ func TestReleasesSurviveKill(t *testing.T) {
 		}
 		isMember := map[string]bool{}
 		for _, m := range members {
-			if m.Host == nil || m.Host.SSH.Password != "login-pw" || len(m.Host.Vars) != 6 {
+			if m.Host == nil || m.Host.User != "deploy" || len(m.Host.Vars) != 6 {
 				t.Fatalf("round %d: member %s torn: %+v", round, m.Name, m.Host)
 			}
 			isMember[m.Name] = true
