@@ -24,9 +24,10 @@ func (s *Stack) Layer(name string) *Layer {
 
 // EvalContext is the context resource arguments and conditions are
 // evaluated in for one host: var, local, stack, the host's facts as host,
-// and layers as layer (build it with LayerValues), with the functions of
-// package funcs. The returned context is new, but its maps of values and
-// functions must not be modified: they may be shared.
+// layers as layer (build it with LayerValues) and the apps' paths and
+// environment as app, with the functions of package funcs. The returned
+// context is new, but its maps of values and functions must not be
+// modified: they may be shared.
 func (s *Stack) EvalContext(host, layers cty.Value) *hcl.EvalContext {
 	vars, locals := s.Vars, s.Locals
 	if vars == cty.NilVal {
@@ -48,6 +49,7 @@ func (s *Stack) EvalContext(host, layers cty.Value) *hcl.EvalContext {
 			"stack": s.stackValue(),
 			"host":  host,
 			"layer": layers,
+			"app":   s.appValues(),
 		},
 		Functions: s.functions(),
 	}

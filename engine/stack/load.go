@@ -53,6 +53,7 @@ var topSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "recipe", LabelNames: []string{"name"}},
 		{Type: "layer", LabelNames: []string{"name"}},
+		{Type: "app", LabelNames: []string{"name"}},
 	}, inventory.BodySchema.Blocks...),
 }
 
@@ -124,7 +125,7 @@ func (l *loader) load(fsys fs.FS) {
 		return
 	}
 	var blocks struct {
-		stack, variables, locals, recipes, layers []*hcl.Block
+		stack, variables, locals, recipes, layers, apps []*hcl.Block
 	}
 	for _, f := range files {
 		content, ds := f.Body.Content(topSchema)
@@ -142,6 +143,8 @@ func (l *loader) load(fsys fs.FS) {
 				blocks.recipes = append(blocks.recipes, b)
 			case "layer":
 				blocks.layers = append(blocks.layers, b)
+			case "app":
+				blocks.apps = append(blocks.apps, b)
 			default: // host, defaults
 				inv = append(inv, b)
 			}
@@ -160,6 +163,8 @@ func (l *loader) load(fsys fs.FS) {
 	l.decodeLocals(blocks.locals)
 	l.decodeRecipes(blocks.recipes)
 	l.decodeLayers(blocks.layers)
+	// Apps name layers, so they come after them.
+	l.decodeApps(blocks.apps)
 	l.checkHostLayers()
 }
 

@@ -15,9 +15,9 @@ import (
 type scope struct {
 	// what names the expressions in a sentence: "Local values".
 	what string
-	// Which of var.*, local.*, layer.* and host.* are allowed; stack.* and
-	// functions always are.
-	var_, local, layer, host bool
+	// Which of var.*, local.*, layer.*, host.* and app.* are allowed;
+	// stack.* and functions always are.
+	var_, local, layer, host, app bool
 }
 
 var (
@@ -25,16 +25,16 @@ var (
 	localScope      = scope{what: "Local values", var_: true, local: true}
 	settingsScope   = scope{what: "Layer settings", var_: true, local: true}
 	layerArgScope   = scope{what: "Layer arguments", var_: true, local: true}
-	resourceScope   = scope{what: "Resource arguments", var_: true, local: true, layer: true, host: true}
+	resourceScope   = scope{what: "Resource arguments", var_: true, local: true, layer: true, host: true, app: true}
 )
 
 // names are the declared names references are checked against.
 type names struct {
-	vars, locals, layers map[string]bool
+	vars, locals, layers, apps map[string]bool
 }
 
 func (s *Stack) names() names {
-	n := names{vars: map[string]bool{}, locals: map[string]bool{}, layers: map[string]bool{}}
+	n := names{vars: map[string]bool{}, locals: map[string]bool{}, layers: map[string]bool{}, apps: map[string]bool{}}
 	for name := range s.Variables {
 		n.vars[name] = true
 	}
@@ -45,6 +45,9 @@ func (s *Stack) names() names {
 	}
 	for _, ly := range s.Layers {
 		n.layers[ly.Name] = true
+	}
+	for _, a := range s.Apps {
+		n.apps[a.Name] = true
 	}
 	return n
 }
@@ -73,6 +76,8 @@ func checkRefs(expr hcl.Expression, sc scope, n names) hcl.Diagnostics {
 			allowed, declared, kind, example = sc.local, n.locals, "local value", `locals { %s = ... }`
 		case "layer":
 			allowed, declared, kind, example = sc.layer, n.layers, "layer", `layer "%s" { ... }`
+		case "app":
+			allowed, declared, kind, example = sc.app, n.apps, "app", `app "%s" { ... }`
 		case "host":
 			if !sc.host {
 				bad(tr, "Invalid reference", fmt.Sprintf("%s cannot use host facts: they are evaluated once for the whole stack, before any host is known. Use host.* in resource arguments and conditions.", sc.what))
@@ -84,8 +89,11 @@ func checkRefs(expr hcl.Expression, sc scope, n names) hcl.Diagnostics {
 		}
 		if !allowed {
 			why := "they are evaluated before local values exist"
-			if root == "layer" {
+			switch root {
+			case "layer":
 				why = "a layer's instances are known only when a run starts"
+			case "app":
+				why = "apps are read after everything else, for resource arguments"
 			}
 			bad(tr, "Invalid reference", fmt.Sprintf("%s cannot use %s.*: %s. They can use %s.", sc.what, root, why, allowedRoots(sc)))
 			continue
@@ -138,6 +146,9 @@ func allowedRoots(sc scope) string {
 	}
 	if sc.host {
 		roots = append(roots, "host.*")
+	}
+	if sc.app {
+		roots = append(roots, "app.*")
 	}
 	roots = append(roots, "stack.*")
 	return strings.TrimSpace(list(roots))

@@ -1,6 +1,7 @@
 // Package stack owns the stack language: a directory of *.hcl files
 // declaring the stack, its variables and locals, an inline inventory,
-// layers with recipes per lifecycle event, and named recipes. Load decodes
+// layers with recipes per lifecycle event, named recipes, and apps
+// deployed as releases to the instances of some layers. Load decodes
 // and checks everything it can without a host; expressions that depend on
 // the host stay hcl.Expression until the compiler evaluates them per host.
 package stack
@@ -46,6 +47,7 @@ type Stack struct {
 
 	Layers  []*Layer // in declaration order
 	Recipes map[string]*Recipe
+	Apps    []*App // in declaration order
 
 	// Files are the parsed sources (stack files and -var-files), for
 	// printing diagnostics; set even when loading failed.
