@@ -114,10 +114,12 @@ completed everywhere for the current membership.
 		Example: `  opsrun up examples/shop -i .opsrun/testenv/shop/inventory.hcl
   opsrun up --check`,
 	}
-	cmd, _ = lifecycleCmd(f, cmd, false, runF, func(ctx context.Context, o *LifecycleOptions) error {
-		return o.lifecycle(ctx, "up", "opsrun up", lifecycle.Up)
-	})
+	cmd, _ = lifecycleCmd(f, cmd, false, runF, upRun)
 	return cmd
+}
+
+func upRun(ctx context.Context, o *LifecycleOptions) error {
+	return o.lifecycle(ctx, "up", "opsrun up", lifecycle.Up)
 }
 
 // NewCmdDeploy builds `opsrun deploy`.
@@ -149,17 +151,19 @@ releases it had. Releases are recorded per instance (opsrun releases APP).
   opsrun deploy shop --check`,
 	}
 	var opts *LifecycleOptions
-	cmd, opts = lifecycleCmd(f, cmd, true, runF, func(ctx context.Context, o *LifecycleOptions) error {
-		command := "opsrun deploy " + o.App
-		if o.Ref != "" {
-			command += " --ref " + o.Ref
-		}
-		return o.lifecycle(ctx, "deploy", command, func(ctx context.Context, in lifecycle.Input, lo lifecycle.Options) (*lifecycle.Outcome, error) {
-			return lifecycle.Deploy(ctx, in, lo, lifecycle.DeployOptions{App: o.App, Ref: o.Ref})
-		})
-	})
+	cmd, opts = lifecycleCmd(f, cmd, true, runF, deployRun)
 	cmd.Flags().StringVar(&opts.Ref, "ref", "", "git branch, tag or commit to deploy instead of the app's ref")
 	return cmd
+}
+
+func deployRun(ctx context.Context, o *LifecycleOptions) error {
+	command := "opsrun deploy " + o.App
+	if o.Ref != "" {
+		command += " --ref " + o.Ref
+	}
+	return o.lifecycle(ctx, "deploy", command, func(ctx context.Context, in lifecycle.Input, lo lifecycle.Options) (*lifecycle.Outcome, error) {
+		return lifecycle.Deploy(ctx, in, lo, lifecycle.DeployOptions{App: o.App, Ref: o.Ref})
+	})
 }
 
 // NewCmdRollback builds `opsrun rollback`.
@@ -178,17 +182,19 @@ is changed. The rollback is recorded in the history.
   opsrun rollback shop --to 20261126T010203Z`,
 	}
 	var opts *LifecycleOptions
-	cmd, opts = lifecycleCmd(f, cmd, true, runF, func(ctx context.Context, o *LifecycleOptions) error {
-		command := "opsrun rollback " + o.App
-		if o.To != "" {
-			command += " --to " + o.To
-		}
-		return o.lifecycle(ctx, "rollback", command, func(ctx context.Context, in lifecycle.Input, lo lifecycle.Options) (*lifecycle.Outcome, error) {
-			return lifecycle.Rollback(ctx, in, lo, lifecycle.RollbackOptions{App: o.App, To: o.To})
-		})
-	})
+	cmd, opts = lifecycleCmd(f, cmd, true, runF, rollbackRun)
 	cmd.Flags().StringVar(&opts.To, "to", "", "the release to switch to (default: each instance's previous one)")
 	return cmd
+}
+
+func rollbackRun(ctx context.Context, o *LifecycleOptions) error {
+	command := "opsrun rollback " + o.App
+	if o.To != "" {
+		command += " --to " + o.To
+	}
+	return o.lifecycle(ctx, "rollback", command, func(ctx context.Context, in lifecycle.Input, lo lifecycle.Options) (*lifecycle.Outcome, error) {
+		return lifecycle.Rollback(ctx, in, lo, lifecycle.RollbackOptions{App: o.App, To: o.To})
+	})
 }
 
 // NewCmdUndeploy builds `opsrun undeploy`.
@@ -203,12 +209,14 @@ which hold data, are kept. The app's releases are forgotten.
 ` + exitCodesHelp,
 		Example: `  opsrun undeploy shop`,
 	}
-	cmd, _ = lifecycleCmd(f, cmd, true, runF, func(ctx context.Context, o *LifecycleOptions) error {
-		return o.lifecycle(ctx, "undeploy", "opsrun undeploy "+o.App, func(ctx context.Context, in lifecycle.Input, lo lifecycle.Options) (*lifecycle.Outcome, error) {
-			return lifecycle.Undeploy(ctx, in, lo, o.App)
-		})
-	})
+	cmd, _ = lifecycleCmd(f, cmd, true, runF, undeployRun)
 	return cmd
+}
+
+func undeployRun(ctx context.Context, o *LifecycleOptions) error {
+	return o.lifecycle(ctx, "undeploy", "opsrun undeploy "+o.App, func(ctx context.Context, in lifecycle.Input, lo lifecycle.Options) (*lifecycle.Outcome, error) {
+		return lifecycle.Undeploy(ctx, in, lo, o.App)
+	})
 }
 
 // ReleasesOptions are `opsrun releases`' inputs.

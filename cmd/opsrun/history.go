@@ -120,6 +120,9 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	fmt.Fprintln(tw, "RUN ID\tEVENT\tWHO\tSTARTED\tDURATION\tOUTCOME\tCHANGED/FAILED")
 	for _, r := range runs {
 		ev := r.Event
+		if r.App != "" {
+			ev += " " + r.App
+		}
 		if r.Check {
 			ev += " (check)"
 		}
@@ -162,7 +165,11 @@ func printRun(w io.Writer, r *state.RunRecord) {
 	if r.Check {
 		mode = " (check mode: nothing was changed)"
 	}
-	fmt.Fprintf(w, "Run %s: %s%s", r.ID, r.Event, mode)
+	what := r.Event
+	if r.App != "" {
+		what += " " + r.App
+	}
+	fmt.Fprintf(w, "Run %s: %s%s", r.ID, what, mode)
 	if r.Stack != "" {
 		fmt.Fprintf(w, " on stack %s", r.Stack)
 	}
@@ -173,8 +180,15 @@ func printRun(w io.Writer, r *state.RunRecord) {
 	if !r.Finished.IsZero() {
 		fmt.Fprintf(w, "  finished: %s (%s)\n", r.Finished.Local().Format(time.RFC3339), duration(r))
 	}
+	if r.Release != "" {
+		fmt.Fprintf(w, "  release:  %s\n", r.Release)
+	}
 	fmt.Fprintf(w, "  outcome:  %s\n", r.OutcomeText())
-	if r.Note != "" && r.Outcome != state.OutcomeInterrupted {
+	switch {
+	case r.Note == "" || r.Outcome == state.OutcomeInterrupted:
+	case r.Outcome == state.OutcomeOK:
+		fmt.Fprintf(w, "  note:     %s\n", r.Note)
+	default:
 		fmt.Fprintf(w, "  error:    %s\n", r.Note)
 	}
 	if len(r.Recap) > 0 {

@@ -191,6 +191,10 @@ func (s *session) add(res *run.Result, quiet map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range res.Hosts {
+		if h.Unreachable > 0 {
+			// The next phase dials afresh rather than reuse a dead link.
+			s.dialer.drop(h.Host)
+		}
 		if quiet[h.Host] && h.Unreachable > 0 {
 			continue
 		}
