@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/opsrun/opsrun/engine/report"
+	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
 	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/inventory"
@@ -108,6 +109,9 @@ func Deploy(ctx context.Context, in Input, opts Options, d DeployOptions) (*Outc
 	src := a.Source
 	if src.Kind == stack.SourceGit {
 		if d.Ref != "" {
+			if !stack.ValidGitRef(d.Ref) {
+				return nil, fmt.Errorf("--ref %q is not a git branch, tag or commit name", d.Ref)
+			}
 			src.Ref = d.Ref
 		}
 		rel.Ref = src.Ref
@@ -154,20 +158,22 @@ func (s *session) deploy(ctx context.Context, a *stack.App, src stack.AppSource,
 	for i, batch := range batches {
 		if s.stopped(ctx) {
 			out.Note = fmt.Sprintf("interrupted before batch %d of %d; release %s is current on %s", i+1, len(batches), rel.ID, report.Plural(deployed, "instance"))
-			return out, nil
+			return out, fmt.Errorf("%w: %s", run.ErrInterrupted, out.Note)
 		}
 		label := "release " + rel.ID
 		if len(batches) > 1 {
 			label = fmt.Sprintf("batch %d of %d: %s", i+1, len(batches), label)
 		}
 		switched, failed, err := s.deployBatch(ctx, g, label, rel, prepare, batch, migrate && i == 0)
-		if err != nil {
-			return out, err
-		}
+		// What switched is recorded even when the batch was interrupted:
+		// the store must say what the hosts hold.
 		if !s.opts.Check && len(switched) > 0 {
-			if err := s.in.Store.RecordRelease(ctx, rel, switched, a.KeepReleases); err != nil {
+			if err := s.in.Store.RecordRelease(context.WithoutCancel(ctx), rel, switched, a.KeepReleases); err != nil {
 				return out, err
 			}
+		}
+		if err != nil {
+			return out, err
 		}
 		deployed += len(hostsNamed(batch, switched)) - len(hostsNamed(failed, switched))
 		if len(failed)*100 > a.MaxFailPercentage*len(batch) {
@@ -231,13 +237,14 @@ func (s *session) deployBatch(ctx context.Context, g steps, label string, rel *s
 			}
 			return nil
 		})
-		if _, err := s.phase(ctx, fmt.Sprintf("%s: switch and run deploy recipes on %s", label, names(ready)), st, "deploy", ready, nil); err != nil {
-			return nil, nil, err
-		}
+		_, err := s.phase(ctx, fmt.Sprintf("%s: switch and run deploy recipes on %s", label, names(ready)), st, "deploy", ready, nil)
 		for _, h := range ready {
 			if st := s.status(h.Name, sw.Addr); !s.opts.Check && (st == "changed" || st == "ok") {
 				switched = append(switched, h.Name)
 			}
+		}
+		if err != nil {
+			return switched, nil, err
 		}
 		ok, _ := s.healthy(hostsNamed(batch, switched))
 		s.healthCheck(ctx, s.in.Stack, a, ok, layerOf(a))
@@ -319,9 +326,7 @@ func (s *session) switchBack(ctx context.Context, a *stack.App, hosts []*invento
 		}
 		return nil
 	})
-	if _, err := s.phase(ctx, fmt.Sprintf("%s: switch %s back and run deploy recipes", why, names(hosts)), st, "deploy", hosts, nil); err != nil {
-		return err
-	}
+	_, err := s.phase(ctx, fmt.Sprintf("%s: switch %s back and run deploy recipes", why, names(hosts)), st, "deploy", hosts, nil)
 	done := map[string]string{}
 	var switched []*inventory.Host
 	for _, h := range hosts {
@@ -331,9 +336,13 @@ func (s *session) switchBack(ctx context.Context, a *stack.App, hosts []*invento
 		}
 	}
 	if s.opts.Check || len(done) == 0 {
-		return nil
+		return err
 	}
-	if err := s.in.Store.SetCurrent(ctx, a.Name, done); err != nil {
+	// Recorded even when interrupted: the store must say what the hosts hold.
+	if serr := s.in.Store.SetCurrent(context.WithoutCancel(ctx), a.Name, done); serr != nil {
+		return errors.Join(err, serr)
+	}
+	if err != nil {
 		return err
 	}
 	s.healthCheck(ctx, s.in.Stack, a, switched, layerOf(a))

@@ -590,3 +590,26 @@ func (d downDialer) Dial(ctx context.Context, h *inventory.Host) (transport.Conn
 	}
 	return d.hostDialer.Dial(ctx, h)
 }
+
+func TestDeployStoppedBeforeItStarts(t *testing.T) {
+	f := newFleet(t)
+	opts := f.options(false)
+	stop := make(chan struct{})
+	close(stop)
+	opts.Stop = stop
+	out, err := Deploy(context.Background(), f.input(hosts("a1:app")), opts, DeployOptions{App: "shop"})
+	if !errors.Is(err, run.ErrInterrupted) || !strings.Contains(out.Note, "interrupted before batch 1 of 1") {
+		t.Fatalf("err %v note %q", err, out.Note)
+	}
+	if _, err := os.Stat(f.path("a1", "shop")); !os.IsNotExist(err) {
+		t.Errorf("a stopped deploy touched the host: %v", err)
+	}
+}
+
+func TestDeployRefusesBadRef(t *testing.T) {
+	f := newFleet(t)
+	_, err := Deploy(context.Background(), f.input(hosts("a1:app")), f.options(false), DeployOptions{App: "shop", Ref: "--upload-pack=x"})
+	if err == nil || !strings.Contains(err.Error(), "applies to a git source") {
+		t.Fatalf("--ref on a path source: %v", err)
+	}
+}

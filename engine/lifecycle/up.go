@@ -168,7 +168,7 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 		}
 	}
 	if s.stopped(ctx) {
-		return append(notes, "interrupted before configure"), nil
+		return append(notes, "interrupted before configure"), run.ErrInterrupted
 	}
 	_, failedSetup := s.healthy(joined)
 	targets := slices.DeleteFunc(slices.Clone(in.Hosts), func(h *inventory.Host) bool { return slices.Contains(failedSetup, h) })

@@ -653,7 +653,7 @@ func (l *loader) appSource(b *hcl.Block) AppSource {
 		src.URL = value
 		if a, ok := attrs["ref"]; ok {
 			if ref, ok := l.appString(a); ok {
-				if ref == "" || strings.HasPrefix(ref, "-") || strings.ContainsFunc(ref, invalidRefRune) || strings.Contains(ref, "..") {
+				if !ValidGitRef(ref) {
 					l.add(errAt(a.Expr.Range(), "Invalid ref",
 						fmt.Sprintf("ref is a branch, tag or commit, like \"main\", \"v1.4.0\" or a commit hash; %q is not one.", ref)))
 				} else {
@@ -704,6 +704,13 @@ func (l *loader) appSource(b *hcl.Block) AppSource {
 		src.Path = dir
 	}
 	return src
+}
+
+// ValidGitRef reports whether ref can name a git branch, tag or commit
+// and be passed to git safely: not empty, not an option, none of the
+// characters git refuses, no "..".
+func ValidGitRef(ref string) bool {
+	return ref != "" && !strings.HasPrefix(ref, "-") && !strings.ContainsFunc(ref, invalidRefRune) && !strings.Contains(ref, "..")
 }
 
 // invalidRefRune reports runes git refuses in ref names (git
