@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -159,13 +160,19 @@ app "shop" {
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
+	return newFleetWith(t, stackHCL)
+}
+
+// newFleetWith loads src, with BASE standing for the fleet's base directory.
+func newFleetWith(t *testing.T, src string) *fleet {
+	t.Helper()
 	base := t.TempDir()
 	dir := filepath.Join(base, "stack")
 	if err := os.MkdirAll(filepath.Join(dir, "src", "public"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(dir, "src", "public", "index.html"), "v1\n")
-	write(t, filepath.Join(dir, "stack.hcl"), strings.ReplaceAll(stackHCL, "BASE", base))
+	write(t, filepath.Join(dir, "stack.hcl"), strings.ReplaceAll(src, "BASE", base))
 	st, diags := stack.LoadDir(dir, stack.Inputs{}, registry.Builtin())
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -611,5 +618,103 @@ func TestDeployRefusesBadRef(t *testing.T) {
 	_, err := Deploy(context.Background(), f.input(hosts("a1:app")), f.options(false), DeployOptions{App: "shop", Ref: "--upload-pack=x"})
 	if err == nil || !strings.Contains(err.Error(), "applies to a git source") {
 		t.Fatalf("--ref on a path source: %v", err)
+	}
+}
+
+// An instance whose setup failed is set up again by the next up, and
+// configure runs until it has completed for the membership.
+func TestUpRetriesFailedSetup(t *testing.T) {
+	f := newFleetWith(t, strings.Replace(stackHCL, `command = "mkdir -p BASE/srv && echo ${host.name} >> BASE/srv/setup"`,
+		`command = "mkdir -p BASE/srv && test ! -e BASE/srv/broken && echo ${host.name} >> BASE/srv/setup"`, 1))
+	ctx := context.Background()
+	if _, err := Up(ctx, f.input(hosts("a1:app")), f.options(false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(f.path("a2", ""), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, f.path("a2", "broken"), "")
+	out, err := Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
+	if err != nil || out.Result.Totals.Failed == 0 || !strings.Contains(out.Note, "setup failed on a2") {
+		t.Fatalf("up with a failing setup: %v %+v %q", err, out.Result.Totals, out.Note)
+	}
+	if got := f.read("a1", "backends"); got != "a1,a2" {
+		t.Errorf("configure on a1 with a2 failing: backends %q", got)
+	}
+	if d, _ := f.store.Configured(ctx); d == state.Digest(map[string][]string{"a1": {"app"}, "a2": {"app"}}) {
+		t.Error("configure recorded as complete while a2's setup failed")
+	}
+	if err := os.Remove(f.path("a2", "broken")); err != nil {
+		t.Fatal(err)
+	}
+	f.events = nil
+	out, err = Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
+	if err != nil || out.Result.Totals.Failed != 0 {
+		t.Fatalf("second up: %v %+v %s", err, out.Result.Totals, out.Note)
+	}
+	if got := f.read("a2", "setup"); got != "a2\n" {
+		t.Errorf("a2 setup %q", got)
+	}
+	if got := f.read("a1", "setup"); got != "a1\n" {
+		t.Errorf("a1 set up again: %q", got)
+	}
+	if got := f.read("a2", "backends"); got != "a1,a2" {
+		t.Errorf("a2 backends %q", got)
+	}
+	if d, _ := f.store.Configured(ctx); d != state.Digest(map[string][]string{"a1": {"app"}, "a2": {"app"}}) {
+		t.Error("configure not recorded as complete")
+	}
+}
+
+// A git source: the app's ref, then another one with --ref.
+func TestDeployFromGit(t *testing.T) {
+	repo := t.TempDir()
+	gitRun := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	gitRun("init", "-q", "-b", "main")
+	write(t, filepath.Join(repo, "VERSION"), "v1\n")
+	gitRun("add", ".")
+	gitRun("commit", "-q", "-m", "one")
+	gitRun("tag", "v1")
+	write(t, filepath.Join(repo, "VERSION"), "v2\n")
+	gitRun("commit", "-q", "-am", "two")
+
+	f := newFleetWith(t, fmt.Sprintf(`
+stack "g" {
+  become = false
+}
+layer "app" {}
+app "site" {
+  layers = ["app"]
+  root   = "BASE/srv/site"
+  source {
+    git = "file://%s"
+    ref = "v1"
+  }
+}
+`, repo))
+	hs := hosts("a1:app")
+	out, err := Deploy(context.Background(), f.input(hs), f.options(false), DeployOptions{App: "site"})
+	if err != nil {
+		t.Fatalf("deploy: %v %s", err, out.Note)
+	}
+	if got := f.read("a1", "site/current/VERSION"); got != "v1\n" {
+		t.Errorf("ref v1 deployed %q", got)
+	}
+	out, err = Deploy(context.Background(), f.input(hs), f.options(false), DeployOptions{App: "site", Ref: "main"})
+	if err != nil {
+		t.Fatalf("deploy --ref main: %v %s", err, out.Note)
+	}
+	if got := f.read("a1", "site/current/VERSION"); got != "v2\n" {
+		t.Errorf("--ref main deployed %q", got)
+	}
+	rels, err := f.store.Releases(context.Background(), "site")
+	if err != nil || len(rels) != 2 || rels[0].Ref != "main" || rels[1].Ref != "v1" || !strings.HasPrefix(rels[0].Source, "git file://") {
+		t.Fatalf("releases: %+v %v", rels, err)
 	}
 }
