@@ -40,16 +40,8 @@ func lifecycleCmd(f *Factory, cmd *cobra.Command, withApp bool, runF func(*Lifec
 			opts.App, args = args[0], args[1:]
 		}
 		opts.Dir = stackDir(args)
-		switch opts.Output {
-		case "text", "json":
-		default:
-			return usageError(fmt.Sprintf("--output must be text or json, not %q", opts.Output))
-		}
-		if opts.Forks < 0 {
-			return usageError("--forks must not be negative")
-		}
-		if opts.LockTimeout < 0 {
-			return usageError("--lock-timeout must not be negative")
+		if err := opts.checkFlags(); err != nil {
+			return err
 		}
 		if runF != nil {
 			return runF(opts)

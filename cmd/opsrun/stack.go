@@ -204,16 +204,8 @@ history records nothing; a plan made while a run holds the stack says so.
 		if !validEvent(opts.Event) {
 			return usageError(fmt.Sprintf("unknown event %q: it must be one of %v", opts.Event, stack.Events))
 		}
-		switch opts.Output {
-		case "text", "json":
-		default:
-			return usageError(fmt.Sprintf("--output must be text or json, not %q", opts.Output))
-		}
-		if opts.Forks < 0 {
-			return usageError("--forks must not be negative")
-		}
-		if opts.LockTimeout < 0 {
-			return usageError("--lock-timeout must not be negative")
+		if err := opts.checkFlags(); err != nil {
+			return err
 		}
 		if opts.Plan {
 			opts.Check = true
@@ -236,6 +228,22 @@ history records nothing; a plan made while a run holds the stack says so.
 		fl.DurationVar(&opts.LockTimeout, "lock-timeout", 0, "when another run holds the stack, wait this long for it (e.g. 5m) instead of exiting with status 4")
 	}
 	return cmd
+}
+
+// checkFlags refuses the run flags no value of which makes sense.
+func (opts *RunOptions) checkFlags() error {
+	switch opts.Output {
+	case "text", "json":
+	default:
+		return usageError(fmt.Sprintf("--output must be text or json, not %q", opts.Output))
+	}
+	if opts.Forks < 0 {
+		return usageError("--forks must not be negative")
+	}
+	if opts.LockTimeout < 0 {
+		return usageError("--lock-timeout must not be negative")
+	}
+	return nil
 }
 
 func validEvent(e string) bool {

@@ -47,13 +47,18 @@ func app(st *stack.Stack, name string) (*stack.App, error) {
 	return nil, fmt.Errorf("stack %s declares no app %q; its apps are: %s", st.Name, name, strings.Join(all, ", "))
 }
 
-// appTargets are the inventory's instances of the app's layers.
-func appTargets(in Input, a *stack.App) ([]*inventory.Host, error) {
+// appTargets finds the named app and the inventory's instances of its
+// layers.
+func appTargets(in Input, name string) (*stack.App, []*inventory.Host, error) {
+	a, err := app(in.Stack, name)
+	if err != nil {
+		return nil, nil, err
+	}
 	hosts := inLayers(in.Hosts, a.Layers)
 	if len(hosts) == 0 {
-		return nil, fmt.Errorf("app %s: %w in its layers (%s); add hosts to them in the inventory", a.Name, ErrNoInstances, strings.Join(a.Layers, ", "))
+		return nil, nil, fmt.Errorf("app %s: %w in its layers (%s); add hosts to them in the inventory", a.Name, ErrNoInstances, strings.Join(a.Layers, ", "))
 	}
-	return hosts, nil
+	return a, hosts, nil
 }
 
 // layerOf is the first of the app's layers h is in, for reporting.
@@ -92,11 +97,7 @@ var idRE = regexp.MustCompile(releaseIDPattern)
 // than max_fail_percentage stops the rollout and, with
 // rollback_on_failure, is switched back to its previous releases.
 func Deploy(ctx context.Context, in Input, opts Options, d DeployOptions) (*Outcome, error) {
-	a, err := app(in.Stack, d.App)
-	if err != nil {
-		return nil, err
-	}
-	targets, err := appTargets(in, a)
+	a, targets, err := appTargets(in, d.App)
 	if err != nil {
 		return nil, err
 	}

@@ -26,11 +26,7 @@ type RollbackOptions struct {
 // target is checked on every instance first: when one cannot switch (the
 // release is not kept there, or there is none older), nothing is done.
 func Rollback(ctx context.Context, in Input, opts Options, r RollbackOptions) (*Outcome, error) {
-	a, err := app(in.Stack, r.App)
-	if err != nil {
-		return nil, err
-	}
-	targets, err := appTargets(in, a)
+	a, targets, err := appTargets(in, r.App)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +100,7 @@ func onlyHosts(to map[string]string, hosts []*inventory.Host) map[string]string 
 // app's releases and current link from every instance (its shared
 // directories, which hold data, stay), and forgets its releases there.
 func Undeploy(ctx context.Context, in Input, opts Options, name string) (*Outcome, error) {
-	a, err := app(in.Stack, name)
-	if err != nil {
-		return nil, err
-	}
-	targets, err := appTargets(in, a)
+	a, targets, err := appTargets(in, name)
 	if err != nil {
 		return nil, err
 	}
