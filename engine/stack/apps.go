@@ -230,11 +230,11 @@ func (l *loader) decodeApps(blocks []*hcl.Block) {
 	for _, b := range blocks {
 		name := b.Labels[0]
 		if !hclsyntax.ValidIdentifier(name) {
-			l.add(anApp(invalidName("app", name, b)))
+			l.add(invalidName("app", name, b))
 			continue
 		}
 		if prev := l.s.App(name); prev != nil {
-			l.add(anApp(l.duplicate("app", name, prev.DeclRange, b.DefRange, "app names must be unique within a stack")))
+			l.add(l.duplicate("app", name, prev.DeclRange, b.DefRange, "app names must be unique within a stack"))
 			continue
 		}
 		l.s.Apps = append(l.s.Apps, l.decodeApp(name, b))
@@ -328,13 +328,6 @@ func (l *loader) decodeApp(name string, b *hcl.Block) *App {
 // errAt is an error diagnostic at rng.
 func errAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
-}
-
-// anApp fixes the article of the shared name diagnostics, whose details
-// start "A <kind>", written for kinds that start with a consonant.
-func anApp(d *hcl.Diagnostic) *hcl.Diagnostic {
-	d.Detail = "An" + strings.TrimPrefix(d.Detail, "A")
-	return d
 }
 
 // secondBlock reports a block given again where an app takes one.

@@ -369,7 +369,7 @@ func invalidName(kind, name string, b *hcl.Block) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid " + kind + " name",
-		Detail:   fmt.Sprintf("A %s name must start with a letter and contain only letters, digits, '_' and '-', so that expressions can refer to it; %q does not.", kind, name),
+		Detail:   fmt.Sprintf("%s %s name must start with a letter and contain only letters, digits, '_' and '-', so that expressions can refer to it; %q does not.", article(kind), kind, name),
 		Subject:  &rng,
 	}
 }
@@ -378,7 +378,15 @@ func (l *loader) duplicate(kind, name string, first, again hcl.Range, rule strin
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Duplicate " + kind,
-		Detail:   fmt.Sprintf("A %s named %q was already declared at %s; %s.", kind, name, l.s.at(first), rule),
+		Detail:   fmt.Sprintf("%s %s named %q was already declared at %s; %s.", article(kind), kind, name, l.s.at(first), rule),
 		Subject:  again.Ptr(),
 	}
+}
+
+// article is "An" before a kind that starts with a vowel, else "A".
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "An"
+	}
+	return "A"
 }
