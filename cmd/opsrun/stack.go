@@ -390,13 +390,18 @@ func runExit(res *run.Result, err error) error {
 	if err != nil && !errors.Is(err, run.ErrInterrupted) && !errors.Is(err, lifecycle.ErrStopped) {
 		return &exitError{code: ExitError, err: err}
 	}
+	stopped := errors.Is(err, lifecycle.ErrStopped)
+	if stopped {
+		// The run's last line already said where and why it stopped.
+		err = nil
+	}
 	if res == nil {
 		return &exitError{code: ExitError, err: err}
 	}
 	switch {
 	case res.Totals.Unreachable > 0:
 		return &exitError{code: ExitUnreachable}
-	case res.Totals.Failed > 0 || err != nil:
+	case res.Totals.Failed > 0 || err != nil || stopped:
 		return &exitError{code: ExitFailed, err: err}
 	}
 	return nil

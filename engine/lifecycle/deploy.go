@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -136,18 +135,15 @@ func (s *session) deploy(ctx context.Context, a *stack.App, src stack.AppSource,
 	if err != nil {
 		return out, err
 	}
-	g := steps{app: a}
+	g := steps{app: a, src: src}
 	tarball := ""
 	if src.Kind == stack.SourceLocal {
-		dir, err := os.MkdirTemp("", "opsrun-release-")
+		path, done, err := s.tarball(a, src, rel.ID)
 		if err != nil {
 			return out, err
 		}
-		defer os.RemoveAll(dir)
-		tarball = filepath.Join(dir, rel.ID+".tar.gz")
-		if err := packDir(src.Path, tarball); err != nil {
-			return out, fmt.Errorf("app %s: packing %s: %w", a.Name, src.Path, err)
-		}
+		defer done()
+		tarball = path
 	}
 	prepare := g.prepare(src, rel.ID, tarball)
 	size := a.Serial.BatchSize(len(targets))
@@ -190,6 +186,9 @@ func (s *session) deploy(ctx context.Context, a *stack.App, src stack.AppSource,
 			return out, fmt.Errorf("%w: %s", ErrStopped, out.Note)
 		}
 	}
+	if !s.opts.Check {
+		s.pruneTarballs(ctx, a)
+	}
 	out.Note = fmt.Sprintf("release %s is current on %s of %s", rel.ID, report.Plural(deployed, "instance"), a.Name)
 	if s.opts.Check {
 		out.Note = fmt.Sprintf("check mode: release %s would be deployed to %s", rel.ID, report.Plural(len(targets), "instance"))
@@ -214,6 +213,9 @@ func (s *session) deployBatch(ctx context.Context, g steps, label string, rel *s
 		return nil, nil, err
 	}
 	ready, _ := s.healthy(batch)
+	if g.src.Kind == stack.SourceGit && rel.Commit == "" && len(ready) > 0 && !s.opts.Check {
+		rel.Commit = s.commit(ctx, ready[0], a.ReleaseDir(rel.ID))
+	}
 	if migrate && a.Migrate != "" && len(ready) > 0 && !s.stopped(ctx) {
 		st := derived(s.in.Stack, "deploy", func(ly *stack.Layer) []*stack.Resource {
 			if layers(ly) {

@@ -98,7 +98,7 @@ func (s *session) healthCheck(ctx context.Context, st *stack.Stack, app *stack.A
 				e.Attempts = attempts
 			}
 			if err != nil {
-				e.Status, e.Error = run.StatusFailed, err.Error()
+				e.Status, e.Error = run.StatusFailed, what+" failed: "+err.Error()
 				mu.Lock()
 				failed = append(failed, h)
 				mu.Unlock()
@@ -127,7 +127,7 @@ func (s *session) probeHealth(ctx context.Context, st *stack.Stack, h *inventory
 		last = err
 		var ce *run.CommandError
 		if !errors.As(err, &ce) || attempt > hc.Retries {
-			return attempt, fmt.Errorf("%w (after %d attempts)", last, attempt)
+			return attempt, last
 		}
 		select {
 		case <-ctx.Done():

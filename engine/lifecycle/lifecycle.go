@@ -92,6 +92,7 @@ type session struct {
 	dialer *sharedDialer
 	start  time.Time
 
+	emitMu sync.Mutex // Emit receives events one at a time
 	mu     sync.Mutex
 	recaps map[string]*run.HostRecap
 	order  []string
@@ -119,6 +120,10 @@ func (s *session) emit(e run.Event) {
 		if e.Time.IsZero() {
 			e.Time = time.Now()
 		}
+		// Health checks report from a goroutine per host; the printers
+		// and the history are told one event at a time.
+		s.emitMu.Lock()
+		defer s.emitMu.Unlock()
 		s.opts.Emit(e)
 	}
 }

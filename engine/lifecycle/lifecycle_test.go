@@ -516,9 +516,16 @@ func TestUpFollowsMembership(t *testing.T) {
 		t.Errorf("db clients %q", got)
 	}
 
-	// Two more app instances: setup and the deployed release on them,
+	// Two more app instances: setup and the deployed release on them —
+	// its code as deployed, not the source directory as it is now —
 	// configure everywhere with three backends.
+	write(t, filepath.Join(f.dir, "src", "public", "index.html"), "edited after the deploy\n")
 	up(hosts("a1:app", "d1:db", "a2:app", "a3:app"))
+	for _, h := range []string{"a2", "a3"} {
+		if got := f.read(h, "shop/current/public/index.html"); got != "v1\n" {
+			t.Errorf("%s: joined with %q, not the release's code", h, got)
+		}
+	}
 	for _, h := range []string{"a2", "a3"} {
 		if got := f.current(h); got != dep.Release {
 			t.Errorf("%s: joined but current is %q, want %s", h, got, dep.Release)
@@ -714,7 +721,16 @@ app "site" {
 		t.Errorf("--ref main deployed %q", got)
 	}
 	rels, err := f.store.Releases(context.Background(), "site")
-	if err != nil || len(rels) != 2 || rels[0].Ref != "main" || rels[1].Ref != "v1" || !strings.HasPrefix(rels[0].Source, "git file://") {
+	if err != nil || len(rels) != 2 || rels[0].Ref != "main" || rels[1].Ref != "v1" || !strings.HasPrefix(rels[0].Source, "git file://") || len(rels[0].Commit) != 40 {
 		t.Fatalf("releases: %+v %v", rels, err)
+	}
+	// main moves on; an instance that joins gets the commit deployed.
+	write(t, filepath.Join(repo, "VERSION"), "v3\n")
+	gitRun("commit", "-q", "-am", "three")
+	if _, err := Up(context.Background(), f.input(hosts("a1:app", "a2:app")), f.options(false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("a2", "site/current/VERSION"); got != "v2\n" {
+		t.Errorf("a2 joined with %q, want the deployed commit's v2", got)
 	}
 }

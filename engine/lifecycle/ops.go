@@ -128,7 +128,9 @@ func Undeploy(ctx context.Context, in Input, opts Options, name string) (*Outcom
 	if s.opts.Check {
 		out.Note = fmt.Sprintf("check mode: %s would be removed from %s", a.Name, report.Plural(len(targets), "instance"))
 	} else if len(gone) > 0 && err == nil {
-		err = in.Store.ForgetApp(ctx, a.Name, gone)
+		if err = in.Store.ForgetApp(ctx, a.Name, gone); err == nil {
+			s.pruneTarballs(ctx, a)
+		}
 	}
 	out.Result = s.finish("undeploy "+a.Name, out.Note)
 	return out, err

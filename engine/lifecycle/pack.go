@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+
+	"github.com/opsrun/opsrun/engine/run"
+	"github.com/opsrun/opsrun/engine/stack"
+	"github.com/opsrun/opsrun/inventory"
+	"github.com/opsrun/opsrun/modules"
 )
 
 // skipDirs are never shipped from a local source: version control and
@@ -89,4 +96,98 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// tarball is the packed local source of release id. A deploy packs the
+// directory once and keeps the tarball beside the state store
+// (.opsrun/releases/APP/ID.tar.gz), so that an instance joining later
+// gets that release's code, not the directory as it is by then. Check
+// mode packs to a temporary file. done removes what must not be kept.
+func (s *session) tarball(a *stack.App, src stack.AppSource, id string) (path string, done func(), err error) {
+	if s.opts.Check {
+		dir, err := os.MkdirTemp("", "opsrun-release-")
+		if err != nil {
+			return "", nil, err
+		}
+		path = filepath.Join(dir, id+".tar.gz")
+		if err := packDir(src.Path, path); err != nil {
+			os.RemoveAll(dir)
+			return "", nil, fmt.Errorf("app %s: packing %s: %w", a.Name, src.Path, err)
+		}
+		return path, func() { os.RemoveAll(dir) }, nil
+	}
+	dir := s.tarballDir(a)
+	path = filepath.Join(dir, id+".tar.gz")
+	if _, err := os.Stat(path); err == nil {
+		return path, func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	// Packed under another name and renamed: a deploy killed while packing
+	// leaves no half tarball under the release's name.
+	tmp := path + ".partial"
+	_ = os.Remove(tmp)
+	if err := packDir(src.Path, tmp); err != nil {
+		os.Remove(tmp)
+		return "", nil, fmt.Errorf("app %s: packing %s: %w", a.Name, src.Path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", nil, err
+	}
+	return path, func() {}, nil
+}
+
+func (s *session) tarballDir(a *stack.App) string {
+	return filepath.Join(filepath.Dir(s.in.Store.Path()), "releases", a.Name)
+}
+
+// pruneTarballs removes the kept tarballs of releases no instance keeps
+// any more and that are not the app's last.
+func (s *session) pruneTarballs(ctx context.Context, a *stack.App) {
+	entries, err := os.ReadDir(s.tarballDir(a))
+	if err != nil {
+		return
+	}
+	keep := map[string]bool{}
+	ps, err := s.in.Store.Placements(ctx, a.Name)
+	if err != nil {
+		return
+	}
+	for _, p := range ps {
+		for _, id := range p.Kept {
+			keep[id] = true
+		}
+	}
+	if last, err := s.in.Store.LastRelease(ctx, a.Name); err != nil {
+		return
+	} else if last != nil {
+		keep[last.ID] = true
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".tar.gz")
+		if ok && !keep[id] {
+			if err := os.Remove(filepath.Join(s.tarballDir(a), e.Name())); err != nil {
+				s.log.Warn("could not remove an old release tarball", "err", err)
+			}
+		}
+	}
+}
+
+// commit is the git commit checked out in dir on h, "" when it cannot be
+// read (the release is recorded by its ref alone then).
+func (s *session) commit(ctx context.Context, h *inventory.Host, dir string) string {
+	conn, err := s.dialer.Dial(ctx, h)
+	if err != nil {
+		return ""
+	}
+	res, err := run.Exec(ctx, conn, modules.Action{Command: "git -C " + q(dir) + " rev-parse HEAD"}, s.in.Stack.Settings.Become, false)
+	if err != nil {
+		s.log.Warn("could not read the deployed commit", "host", h.Name, "err", err)
+		return ""
+	}
+	if c := strings.TrimSpace(string(res.Stdout)); commitRE.MatchString(c) {
+		return c
+	}
+	return ""
 }

@@ -33,6 +33,7 @@ func derived(st *stack.Stack, event string, events func(*stack.Layer) []*stack.R
 // a static value, reported against the app block.
 type steps struct {
 	app *stack.App
+	src stack.AppSource // the source of this deploy (its ref may be --ref's)
 }
 
 // res is one generated resource. Its address, app.NAME.STEP, cannot clash

@@ -156,9 +156,14 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 			if last == nil {
 				continue // never deployed: opsrun deploy does the first
 			}
+			// The same code as the instances that have the release: its
+			// commit, or its tarball kept beside the store.
 			src := a.Source
 			if last.Ref != "" {
 				src.Ref = last.Ref
+			}
+			if last.Commit != "" {
+				src.Ref = last.Commit
 			}
 			dep, err := s.deploy(ctx, a, src, last, hosts, false)
 			notes = append(notes, dep.Note)

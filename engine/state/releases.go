@@ -20,10 +20,13 @@ const MaxReleases = 20
 
 // Release is one deploy of an app: the same id on every instance it reached.
 type Release struct {
-	App      string    `json:"app"`
-	ID       string    `json:"id"`     // sortable: 20261126T010203Z (UTC), unique per app
-	Source   string    `json:"source"` // described: "git https://…@main"
-	Ref      string    `json:"ref,omitempty"`
+	App    string `json:"app"`
+	ID     string `json:"id"`     // sortable: 20261126T010203Z (UTC), unique per app
+	Source string `json:"source"` // described: "git https://…@main"
+	Ref    string `json:"ref,omitempty"`
+	// Commit is the git commit the ref resolved to, so an instance that
+	// joins later gets the same code however the branch moved.
+	Commit   string    `json:"commit,omitempty"`
 	RunID    string    `json:"run_id"`
 	Deployed time.Time `json:"deployed"`
 }
