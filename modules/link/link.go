@@ -5,6 +5,7 @@ package link
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -206,13 +207,12 @@ func (res *resource) planSymbolic(l facts.Link) ([]modules.Action, error) {
 		}
 		summary = "repoint symbolic link " + res.path + " → " + res.shown
 		notes = append(notes, was)
-		// -n: a link to a directory is replaced, not entered.
-		cmd = "ln -sfn -- " + t + " " + p
+		cmd = replaceLink(t, res.path)
 	case !res.force:
 		return nil, fmt.Errorf("%s is a %s, not a symbolic link to %s; set force = true to replace it", res.path, string(l.Stat.Type), res.shown)
 	default:
 		summary = "replace " + string(l.Stat.Type) + " " + res.path + " with symbolic link → " + res.shown
-		cmd = "ln -sfn -- " + t + " " + p
+		cmd = replaceLink(t, res.path)
 	}
 	// A new link belongs to root: set the declared owner and group.
 	if c := chownH(res.path, res.owner, res.group); c != "" {
@@ -223,6 +223,18 @@ func (res *resource) planSymbolic(l facts.Link) ([]modules.Action, error) {
 		summary += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return []modules.Action{{Summary: summary, Command: cmd, Sensitive: res.sensitive}}, nil
+}
+
+// replaceLink points path at the quoted target t by renaming a new link
+// over it, so a reader of path finds the old target or the new one, never
+// nothing (ln -sfn removes the old link before it makes the new one): what
+// a release switch needs. mv -T renames onto a link to a directory rather
+// than into the directory; where mv lacks -T, ln -sfn does it the
+// non-atomic way.
+func replaceLink(t, path string) string {
+	p := transport.ShellQuote(path)
+	tmp := transport.ShellQuote(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".opsrun-new"))
+	return "ln -sfn -- " + t + " " + tmp + " && { mv -Tf -- " + tmp + " " + p + " 2>/dev/null || { rm -f -- " + tmp + " && ln -sfn -- " + t + " " + p + "; }; }"
 }
 
 func (res *resource) planHard(l facts.Link) ([]modules.Action, error) {

@@ -160,3 +160,57 @@ func sameFile(t *testing.T, a, b string) bool {
 	}
 	return os.SameFile(fa, fb)
 }
+
+// TestRepointIsAtomic repoints a link to a directory back and forth while
+// readers resolve it without pause: a reader must never find the link
+// missing. It runs with busybox's ln and mv, as on an Alpine host: GNU ln
+// -sfn renames a new link into place itself, busybox's unlinks the old
+// one first.
+func TestRepointIsAtomic(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox is not installed (.ci/run installs it)")
+	}
+	bin := t.TempDir()
+	for _, tool := range []string{"ln", "mv"} {
+		if err := os.Symlink(bb, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir := t.TempDir()
+	for _, d := range []string{"r1", "r2"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "current")
+	fixture.Converge(t, fixture.New(t, link.Type(), map[string]any{"path": p, "target": "r1"}, dir))
+	stop := make(chan struct{})
+	missing := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				missing <- n
+				return
+			default:
+			}
+			if _, err := os.Stat(p); err != nil {
+				n++
+			}
+		}
+	}()
+	for i := range 200 {
+		target := []string{"r2", "r1"}[i%2]
+		fixture.Converge(t, fixture.New(t, link.Type(), map[string]any{"path": p, "target": target}, dir))
+	}
+	close(stop)
+	if n := <-missing; n > 0 {
+		t.Errorf("readers found %s missing %d times while it was repointed", p, n)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("left behind: %v", entries)
+	}
+}
