@@ -415,10 +415,7 @@ func (g steps) prepare(src stack.AppSource, id, tarball string) []*stack.Resourc
 	if a.Build != "" {
 		rs = append(rs, g.res("command", "build", g.asUser(map[string]hcl.Expression{
 			"command": g.str(a.Build), "cwd": g.str(dir), "environment": g.env(),
-			// A release is built once: a rerun of the same deploy skips it.
-			"creates": g.str(dir + "/.opsrun-built"),
 		})))
-		rs = append(rs, g.res("file", "built", map[string]hcl.Expression{"path": g.str(dir + "/.opsrun-built"), "content": g.str(id + "\n")}))
 	}
 	return rs
 }
@@ -432,27 +429,24 @@ func (g steps) migrate(id string) *stack.Resource {
 	}))
 }
 
-// switchTo makes release id current.
+// switchTo makes release id current: the link resource renames a new
+// link over ROOT/current, so the switch is atomic.
 func (g steps) switchTo(id string) *stack.Resource {
-	dir := g.app.ReleaseDir(id)
-	return g.res("command", "switch", map[string]hcl.Expression{
-		"command": g.str(switchScript(g.app, dir)),
-		"unless":  g.str(isCurrent(g.app, dir)),
+	return g.res("link", "switch", map[string]hcl.Expression{
+		"path": g.str(g.app.CurrentLink()), "target": g.str(g.app.ReleaseDir(id)), "force": g.static(cty.True),
 	})
 }
 
 // switchPerHost makes to[host] current on each host.
 func (g steps) switchPerHost(to map[string]string) *stack.Resource {
-	cmds, guards := map[string]cty.Value{}, map[string]cty.Value{}
+	targets := map[string]cty.Value{}
 	for h, id := range to {
-		dir := g.app.ReleaseDir(id)
-		cmds[h] = cty.StringVal(switchScript(g.app, dir))
-		guards[h] = cty.StringVal(isCurrent(g.app, dir))
+		targets[h] = cty.StringVal(g.app.ReleaseDir(id))
 	}
-	fail := cty.StringVal("echo 'no release to switch to on this host' >&2; exit 1")
-	return g.res("command", "switch", map[string]hcl.Expression{
-		"command": perHost{values: cmds, def: fail, rng: g.app.DeclRange},
-		"unless":  perHost{values: guards, def: cty.StringVal("false"), rng: g.app.DeclRange},
+	return g.res("link", "switch", map[string]hcl.Expression{
+		"path":   g.str(g.app.CurrentLink()),
+		"target": perHost{values: targets, def: cty.NullVal(cty.String), rng: g.app.DeclRange},
+		"force":  g.static(cty.True),
 	})
 }
 

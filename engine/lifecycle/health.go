@@ -78,6 +78,7 @@ func (s *session) healthCheck(ctx context.Context, st *stack.Stack, app *stack.A
 	if hc.Command != "" {
 		what = "health check: " + hc.Command
 	}
+	s.emit(run.Event{Type: run.TypePhase, Event: "deploy", Hosts: len(hosts), Message: fmt.Sprintf("%s on %s", what, names(hosts))})
 	if s.opts.Check {
 		for _, h := range hosts {
 			s.task(run.Event{Host: h.Name, Layer: layer(h), Resource: addr, Status: run.StatusSkipped, Reason: "check mode: " + what + " is run after a real switch"})

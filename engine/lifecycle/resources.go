@@ -132,20 +132,6 @@ func (e perHost) StartRange() hcl.Range { return e.rng }
 // q quotes for the host's sh.
 func q(s string) string { return transport.ShellQuote(s) }
 
-// switchScript points the app's current link at dir atomically: a new
-// link is made beside it and renamed over it, so a reader of current sees
-// the old release or the new one, never neither.
-func switchScript(app *stack.App, dir string) string {
-	tmp := app.Root + "/.current.tmp"
-	return fmt.Sprintf("test -d %s || { echo 'release %s is not on this host' >&2; exit 1; }; ln -sfn %s %s && mv -Tf %s %s",
-		q(dir), dir[strings.LastIndex(dir, "/")+1:], q(dir), q(tmp), q(tmp), q(app.CurrentLink()))
-}
-
-// isCurrent is the guard that skips a switch already made.
-func isCurrent(app *stack.App, dir string) string {
-	return fmt.Sprintf("[ \"$(readlink %s)\" = %s ]", q(app.CurrentLink()), q(dir))
-}
-
 // releaseIDPattern matches the release directories opsrun makes, so that
 // pruning never touches anything else in the releases directory.
 const releaseIDPattern = `^[0-9]{8}T[0-9]{6}Z$`
