@@ -117,7 +117,7 @@ func Compile(in Input) (*Plan, error) {
 
 func compileHost(in Input, l *stack.Layer, h *inventory.Host, resources []*stack.Resource, layersVal cty.Value) *HostPlan {
 	hp := &HostPlan{Host: h}
-	ectx := in.Stack.EvalContext(stack.HostValue(h, in.Facts[h.Name]), layersVal)
+	ectx := stack.LayerContext(in.Stack.EvalContext(stack.HostValue(h, in.Facts[h.Name]), layersVal), l.Name)
 	var diags hcl.Diagnostics
 	for _, r := range resources {
 		t, ds := compileTask(in, ectx, r)

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,5 +91,93 @@ func TestCompileUnknownLayer(t *testing.T) {
 	}
 	if _, err := Compile(Input{Stack: s, Registry: reg, Event: "setup", Layer: "cache"}); err == nil || !strings.Contains(err.Error(), `layer "cache" is not declared`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestSelfIsTheLayer: self is the layer a resource runs in, so a recipe
+// shared by two layers reads each one's settings, and whole layer and app
+// objects can be iterated.
+func TestSelfIsTheLayer(t *testing.T) {
+	reg := registry.Builtin()
+	dir := t.TempDir()
+	src := `
+recipe "conf" {
+  file "conf" {
+    path    = "/etc/${self.name}.conf"
+    content = "port=${self.settings.port} peers=${join(",", [for i in self.instances : i.name])} apps=${join(",", [for a in app : a.name if contains(a.layers, self.name)])} all=${length(keys(layer))}"
+  }
+}
+layer "web" {
+  settings = { port = 80 }
+  on "configure" {
+    include "conf" {}
+  }
+}
+layer "api" {
+  settings = { port = 8080 }
+  on "configure" {
+    include "conf" {}
+  }
+}
+app "shop" {
+  layers = ["api"]
+  source {
+    path = "."
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "stack.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, diags := stack.LoadDir(dir, stack.Inputs{}, reg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if ds := s.Validate(); ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	hosts := []*inventory.Host{{Name: "w1", Layers: []string{"web"}}, {Name: "a1", Layers: []string{"api"}}, {Name: "a2", Layers: []string{"api"}}}
+	plan, err := Compile(Input{Stack: s, Registry: reg, Hosts: hosts, Targets: hosts, Event: "configure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"w1": "port=80 peers=w1 apps= all=2",
+		"a1": "port=8080 peers=a1,a2 apps=shop all=2",
+	}
+	for _, level := range plan.Levels {
+		for _, lp := range level {
+			for _, hp := range lp.Hosts {
+				if hp.Err != nil {
+					t.Fatal(hp.Err)
+				}
+				w, ok := want[hp.Host.Name]
+				if !ok {
+					continue
+				}
+				mh := &modules.Host{Name: hp.Host.Name}
+				absent := modules.Facts{}
+				for _, p := range hp.Tasks[0].Module.Probes(mh) {
+					absent[p.ID] = modules.ProbeResult{Stdout: "absent\n"}
+				}
+				acts, err := hp.Tasks[0].Module.Plan(mh, absent)
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, a := range acts {
+					if a.Upload != nil && string(a.Upload.Content) == w && strings.HasSuffix(a.Upload.Path, "/"+lp.Layer.Name+".conf") {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s: actions %+v, want content %q", hp.Host.Name, acts, w)
+				}
+				delete(want, hp.Host.Name)
+			}
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("not compiled: %v", want)
 	}
 }

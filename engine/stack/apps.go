@@ -158,7 +158,8 @@ func (s AppSource) String() string {
 }
 
 // appValues is the app variable resource expressions see: app.NAME.name,
-// .root, .current, .shared, .releases and .environment (marks kept).
+// .layers, .user, .root, .current, .shared, .releases and .environment
+// (marks kept). Built-in layers find the apps they serve by .layers.
 func (s *Stack) appValues() cty.Value {
 	apps := map[string]cty.Value{}
 	for _, a := range s.Apps {
@@ -171,6 +172,8 @@ func (s *Stack) appValues() cty.Value {
 		}
 		apps[a.Name] = cty.ObjectVal(map[string]cty.Value{
 			"name":        cty.StringVal(a.Name),
+			"layers":      stringList(a.Layers),
+			"user":        cty.StringVal(a.User),
 			"root":        cty.StringVal(a.Root),
 			"current":     cty.StringVal(a.CurrentLink()),
 			"shared":      cty.StringVal(a.SharedDir()),

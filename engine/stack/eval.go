@@ -26,8 +26,9 @@ func (s *Stack) Layer(name string) *Layer {
 // evaluated in for one host: var, local, stack, the host's facts as host,
 // layers as layer (build it with LayerValues) and the apps' paths and
 // environment as app, with the functions of package funcs. The returned
-// context is new, but its maps of values and functions must not be
-// modified: they may be shared.
+// context and its Variables map are new (LayerContext adds self to it),
+// but the values and the functions map must not be modified: they may be
+// shared.
 func (s *Stack) EvalContext(host, layers cty.Value) *hcl.EvalContext {
 	vars, locals := s.Vars, s.Locals
 	if vars == cty.NilVal {
@@ -70,6 +71,18 @@ func (s *Stack) stackValue() cty.Value {
 		"name": cty.StringVal(s.Name),
 		"os":   cty.StringVal(s.Settings.OS),
 	})
+}
+
+// LayerContext is ctx (from EvalContext) for a resource of the named
+// layer: self is that layer's value from the layer variable.
+func LayerContext(ctx *hcl.EvalContext, layer string) *hcl.EvalContext {
+	layers := ctx.Variables["layer"]
+	self := cty.DynamicVal
+	if layers.IsKnown() && !layers.IsNull() && layers.Type().IsObjectType() && layers.Type().HasAttribute(layer) {
+		self = layers.GetAttr(layer)
+	}
+	ctx.Variables["self"] = self
+	return ctx
 }
 
 // LayerValues builds the layer variable: for each declared layer,
@@ -116,6 +129,8 @@ func (s *Stack) layerValues(instances func(name string) cty.Value) cty.Value {
 // reports those per host.
 func (s *Stack) Validate() hcl.Diagnostics {
 	ctx := s.EvalContext(unknownHost(), s.layerValues(func(string) cty.Value { return cty.DynamicVal }))
+	// self is whichever layer a resource runs in; recipes are shared.
+	ctx.Variables["self"] = cty.DynamicVal
 	n := s.names()
 	var diags hcl.Diagnostics
 	seen := map[hcl.Range]bool{}

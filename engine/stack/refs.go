@@ -78,6 +78,14 @@ func checkRefs(expr hcl.Expression, sc scope, n names) hcl.Diagnostics {
 			allowed, declared, kind, example = sc.layer, n.layers, "layer", `layer "%s" { ... }`
 		case "app":
 			allowed, declared, kind, example = sc.app, n.apps, "app", `app "%s" { ... }`
+		case "self":
+			// The layer the resource runs in: what a built-in layer's
+			// recipes read their settings and instances from, whatever the
+			// stack named the layer.
+			if !sc.layer {
+				bad(tr, "Invalid reference", fmt.Sprintf("%s cannot use self: self is the layer a resource runs in. They can use %s.", sc.what, allowedRoots(sc)))
+			}
+			continue
 		case "host":
 			if !sc.host {
 				bad(tr, "Invalid reference", fmt.Sprintf("%s cannot use host facts: they are evaluated once for the whole stack, before any host is known. Use host.* in resource arguments and conditions.", sc.what))
@@ -97,6 +105,9 @@ func checkRefs(expr hcl.Expression, sc scope, n names) hcl.Diagnostics {
 			}
 			bad(tr, "Invalid reference", fmt.Sprintf("%s cannot use %s.*: %s. They can use %s.", sc.what, root, why, allowedRoots(sc)))
 			continue
+		}
+		if len(tr) == 1 && (root == "layer" || root == "app") {
+			continue // the whole object: [for a in app : a.name if ...]
 		}
 		name, ok := attrStep(tr)
 		if !ok {
@@ -142,7 +153,7 @@ func allowedRoots(sc scope) string {
 		roots = append(roots, "local.*")
 	}
 	if sc.layer {
-		roots = append(roots, "layer.*")
+		roots = append(roots, "layer.*", "self.*")
 	}
 	if sc.host {
 		roots = append(roots, "host.*")

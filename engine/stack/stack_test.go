@@ -480,3 +480,29 @@ func TestDiagnosticsSorted(t *testing.T) {
 		t.Errorf("order = %v", got)
 	}
 }
+
+// self is for resource arguments only; whole layer and app objects may be
+// iterated there.
+func TestSelfScope(t *testing.T) {
+	_, diags := loadMem(t, Inputs{}, map[string]string{"s.hcl": `
+locals {
+  x = self.name
+}
+layer "web" {
+  settings = { a = self.settings }
+}`})
+	if len(diags) != 2 || !strings.Contains(diags[0].Detail, "cannot use self") || !strings.Contains(diags[1].Detail, "cannot use self") {
+		t.Errorf("diags: %v", diags)
+	}
+	s := mustLoad(t, Inputs{}, map[string]string{"s.hcl": `
+layer "web" {
+  on "configure" {
+    command "x" {
+      command = "echo ${self.name} ${length(keys(layer))} ${length(keys(app))}"
+    }
+  }
+}`})
+	if ds := s.Validate(); ds.HasErrors() {
+		t.Errorf("validate: %v", ds)
+	}
+}
