@@ -60,6 +60,7 @@ bench-run: build
 # docs/resources.md from the resource schemas; a test fails when it is stale.
 docs:
 	$(GO) run ./cmd/opsrun doc --markdown > docs/resources.md.tmp && mv docs/resources.md.tmp docs/resources.md
+	$(GO) run ./cmd/opsrun doc layers --markdown > docs/layers.md.tmp && mv docs/layers.md.tmp docs/layers.md
 
 clean:
 	rm -rf bin

@@ -25,6 +25,7 @@ import (
 	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/registry"
+	"github.com/opsrun/opsrun/playbooks"
 )
 
 // StackOptions are what every stack command takes.
@@ -55,7 +56,11 @@ type loaded struct {
 // diagnostic (file:line:col, source line, caret) before failing.
 func (o *StackOptions) load() (*loaded, error) {
 	reg := registry.Builtin()
-	s, diags := stack.LoadDir(o.Dir, stack.Inputs{Vars: o.Vars, VarFiles: o.VarFiles, Env: os.Environ()}, reg)
+	builtins, err := builtinLayers(reg)
+	if err != nil {
+		return nil, err
+	}
+	s, diags := stack.LoadDir(o.Dir, stack.Inputs{Vars: o.Vars, VarFiles: o.VarFiles, Env: os.Environ(), Builtins: builtins}, reg)
 	files := map[string]*hcl.File{}
 	if s != nil {
 		for k, v := range s.Files {
@@ -89,6 +94,16 @@ func (o *StackOptions) load() (*loaded, error) {
 		diag.Write(o.IO.ErrOut, diags, files)
 	}
 	return &loaded{stack: s, hosts: hosts, reg: reg}, nil
+}
+
+// builtinLayers loads the layers of playbooks/. They are part of the
+// binary, so an error is opsrun's own, which its tests catch.
+func builtinLayers(reg modules.Registry) (*playbooks.Set, error) {
+	set, diags := playbooks.Load(reg)
+	if diags.HasErrors() {
+		return nil, &exitError{code: ExitError, err: fmt.Errorf("opsrun's built-in layers do not load (a bug in this build): %s", diags.Error())}
+	}
+	return set, nil
 }
 
 func countErrors(diags hcl.Diagnostics) int {
