@@ -104,7 +104,7 @@ func TestSelfIsTheLayer(t *testing.T) {
 recipe "conf" {
   file "conf" {
     path    = "/etc/${self.name}.conf"
-    content = "port=${self.settings.port} peers=${join(",", [for i in self.instances : i.name])} apps=${join(",", [for a in app : a.name if contains(a.layers, self.name)])} all=${length(keys(layer))}"
+    content = "port=${self.settings.port} peers=${join(",", [for i in self.instances : i.name])} apps=${join(",", [for a in app : a.name if contains(a.layers, self.name)])} own=${join(",", [for a in self.apps : a.current])} all=${length(keys(layer))}"
   }
 }
 layer "web" {
@@ -142,8 +142,8 @@ app "shop" {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"w1": "port=80 peers=w1 apps= all=2",
-		"a1": "port=8080 peers=a1,a2 apps=shop all=2",
+		"w1": "port=80 peers=w1 apps= own= all=2",
+		"a1": "port=8080 peers=a1,a2 apps=shop own=/srv/shop/current all=2",
 	}
 	for _, level := range plan.Levels {
 		for _, lp := range level {

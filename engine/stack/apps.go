@@ -184,6 +184,22 @@ func (s *Stack) appValues() cty.Value {
 	return cty.ObjectVal(apps)
 }
 
+// layerApps are the values of the apps deployed on the named layer, in
+// declaration order.
+func (s *Stack) layerApps(layer string) cty.Value {
+	all := s.appValues()
+	var out []cty.Value
+	for _, a := range s.Apps {
+		if slices.Contains(a.Layers, layer) {
+			out = append(out, all.GetAttr(a.Name))
+		}
+	}
+	if len(out) == 0 {
+		return cty.EmptyTupleVal
+	}
+	return cty.TupleVal(out)
+}
+
 // appScope: app arguments are evaluated once at load, like layer settings.
 var appScope = scope{what: "App arguments", var_: true, local: true}
 

@@ -86,8 +86,10 @@ func LayerContext(ctx *hcl.EvalContext, layer string) *hcl.EvalContext {
 }
 
 // LayerValues builds the layer variable: for each declared layer,
-// layer.NAME.name, .settings and .instances, the list of host objects
-// given for it in instances (an empty list when none is given).
+// layer.NAME.name, .settings, .instances, the list of host objects given
+// for it in instances (an empty list when none is given), and .apps, the
+// apps deployed on the layer (as app.NAME shows them), in declaration
+// order: what a built-in app server runs.
 func (s *Stack) LayerValues(instances map[string][]cty.Value) cty.Value {
 	return s.layerValues(func(name string) cty.Value {
 		hosts := instances[name]
@@ -116,6 +118,7 @@ func (s *Stack) layerValues(instances func(name string) cty.Value) cty.Value {
 			"name":      cty.StringVal(ly.Name),
 			"settings":  settings,
 			"instances": instances(ly.Name),
+			"apps":      s.layerApps(ly.Name),
 		})
 	}
 	return cty.ObjectVal(layers)
