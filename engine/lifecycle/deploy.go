@@ -138,7 +138,7 @@ func (s *session) deploy(ctx context.Context, a *stack.App, src stack.AppSource,
 	g := steps{app: a, src: src}
 	tarball := ""
 	if src.Kind == stack.SourceLocal {
-		path, done, err := s.tarball(a, src, rel.ID)
+		path, done, err := s.tarball(ctx, a, src, rel.ID)
 		if err != nil {
 			return out, err
 		}

@@ -734,3 +734,37 @@ app "site" {
 		t.Errorf("a2 joined with %q, want the deployed commit's v2", got)
 	}
 }
+
+// local_build runs on this machine before the source is packed; its
+// failure stops the deploy before any host is touched.
+func TestLocalBuild(t *testing.T) {
+	f := newFleetWith(t, `
+stack "b" {
+  become = false
+}
+layer "app" {}
+app "bin" {
+  layers = ["app"]
+  root   = "BASE/srv/bin"
+  source {
+    path        = "src"
+    local_build = "test ! -e FAIL && echo built-here > artifact"
+  }
+}
+`)
+	hs := hosts("a1:app")
+	if _, err := Deploy(context.Background(), f.input(hs), f.options(false), DeployOptions{App: "bin"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("a1", "bin/current/artifact"); got != "built-here\n" {
+		t.Errorf("artifact on the host: %q", got)
+	}
+	write(t, filepath.Join(f.dir, "src", "FAIL"), "")
+	_, err := Deploy(context.Background(), f.input(hs), f.options(false), DeployOptions{App: "bin"})
+	if err == nil || !strings.Contains(err.Error(), "local_build") {
+		t.Fatalf("failing local_build: %v", err)
+	}
+	if entries, _ := os.ReadDir(f.path("a1", "bin/releases")); len(entries) != 1 {
+		t.Errorf("a failed local build reached the host: %v", entries)
+	}
+}

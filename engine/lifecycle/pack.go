@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -103,8 +104,11 @@ func sortedKeys[V any](m map[string]V) []string {
 // (.opsrun/releases/APP/ID.tar.gz), so that an instance joining later
 // gets that release's code, not the directory as it is by then. Check
 // mode packs to a temporary file. done removes what must not be kept.
-func (s *session) tarball(a *stack.App, src stack.AppSource, id string) (path string, done func(), err error) {
+func (s *session) tarball(ctx context.Context, a *stack.App, src stack.AppSource, id string) (path string, done func(), err error) {
 	if s.opts.Check {
+		if err := localBuild(ctx, a, src); err != nil {
+			return "", nil, err
+		}
 		dir, err := os.MkdirTemp("", "opsrun-release-")
 		if err != nil {
 			return "", nil, err
@@ -121,6 +125,9 @@ func (s *session) tarball(a *stack.App, src stack.AppSource, id string) (path st
 	if _, err := os.Stat(path); err == nil {
 		return path, func() {}, nil
 	}
+	if err := localBuild(ctx, a, src); err != nil {
+		return "", nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
@@ -136,6 +143,26 @@ func (s *session) tarball(a *stack.App, src stack.AppSource, id string) (path st
 		return "", nil, err
 	}
 	return path, func() {}, nil
+}
+
+// localBuild runs the source's local_build in its directory on this
+// machine: a release that needs a compiler is built here, once, and the
+// hosts get the result.
+func localBuild(ctx context.Context, a *stack.App, src stack.AppSource) error {
+	if src.LocalBuild == "" {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", src.LocalBuild)
+	cmd.Dir = src.Path
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tail := strings.TrimSpace(string(out))
+		if len(tail) > 2000 {
+			tail = "..." + tail[len(tail)-2000:]
+		}
+		return fmt.Errorf("app %s: local_build %q in %s failed: %w: %s", a.Name, src.LocalBuild, src.Path, err, tail)
+	}
+	return nil
 }
 
 func (s *session) tarballDir(a *stack.App) string {

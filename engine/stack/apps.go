@@ -76,7 +76,11 @@ type AppSource struct {
 	SHA256          string // archive, lower-case hex
 	StripComponents int    // archive
 	Path            string // local: absolute directory on the operator's machine
-	DeclRange       hcl.Range
+	// LocalBuild is a shell command run in Path on the operator's machine
+	// before the directory is packed (a Go binary built there, so the
+	// hosts need no toolchain); "" for none.
+	LocalBuild string
+	DeclRange  hcl.Range
 }
 
 // HealthCheck is how an instance shows that a new release works.
@@ -224,7 +228,7 @@ var sourceSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: SourceGit}, {Name: "ref"},
 		{Name: SourceArchive}, {Name: "sha256"}, {Name: "strip_components"},
-		{Name: SourceLocal},
+		{Name: SourceLocal}, {Name: "local_build"},
 	},
 }
 
@@ -645,8 +649,8 @@ func (l *loader) appSource(b *hcl.Block) AppSource {
 	src.Kind = kind.Name
 	// Arguments that belong to another kind of source are mistakes, not
 	// settings to ignore.
-	only := map[string]string{"ref": SourceGit, "sha256": SourceArchive, "strip_components": SourceArchive}
-	for _, name := range []string{"ref", "sha256", "strip_components"} {
+	only := map[string]string{"ref": SourceGit, "sha256": SourceArchive, "strip_components": SourceArchive, "local_build": SourceLocal}
+	for _, name := range []string{"ref", "sha256", "strip_components", "local_build"} {
 		if a, ok := attrs[name]; ok && only[name] != src.Kind {
 			l.add(errAt(a.NameRange, "Argument not valid for this source",
 				fmt.Sprintf("%s applies to %s sources only, and this source uses %s; remove it.", name, only[name], src.Kind)))
@@ -714,6 +718,14 @@ func (l *loader) appSource(b *hcl.Block) AppSource {
 				fmt.Sprintf("path is a directory on this machine, relative to the stack directory; %s %s. Give the app's directory.", dir, why)))
 		}
 		src.Path = dir
+		if a, ok := attrs["local_build"]; ok {
+			if cmd, ok := l.appString(a); ok {
+				if strings.TrimSpace(cmd) == "" {
+					l.add(errAt(a.Expr.Range(), "Empty local_build", "local_build is a shell command run in the source directory on this machine before it is shipped, like \"go build -o bin/app .\"; remove it or give one."))
+				}
+				src.LocalBuild = cmd
+			}
+		}
 	}
 	return src
 }
