@@ -768,3 +768,17 @@ app "bin" {
 		t.Errorf("a failed local build reached the host: %v", entries)
 	}
 }
+
+// A store given as a path relative to the working directory (--state
+// .opsrun/x.db) still finds the release tarball it keeps.
+func TestRelativeStorePath(t *testing.T) {
+	f := newFleet(t)
+	t.Chdir(f.base)
+	f.store = state.New(filepath.Join("rel", "state.db"), state.Options{})
+	if out, err := f.deploy(t, hosts("a1:app")); err != nil {
+		t.Fatalf("deploy: %v %s", err, out.Note)
+	}
+	if got := f.read("a1", "shop/current/public/index.html"); got != "v1\n" {
+		t.Errorf("served %q", got)
+	}
+}

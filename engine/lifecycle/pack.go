@@ -165,8 +165,14 @@ func localBuild(ctx context.Context, a *stack.App, src stack.AppSource) error {
 	return nil
 }
 
+// tarballDir is absolute: the upload resource reads its source relative
+// to the stack directory, and --state may be relative to the working one.
 func (s *session) tarballDir(a *stack.App) string {
-	return filepath.Join(filepath.Dir(s.in.Store.Path()), "releases", a.Name)
+	dir := filepath.Join(filepath.Dir(s.in.Store.Path()), "releases", a.Name)
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 // pruneTarballs removes the kept tarballs of releases no instance keeps
