@@ -51,7 +51,7 @@ func healthScript(app *stack.App) string {
 if command -v curl >/dev/null 2>&1; then exec curl -fsS -o /dev/null --max-time "$t" "$u"
 elif command -v wget >/dev/null 2>&1; then exec wget -q -O /dev/null -T "$t" "$u"
 elif command -v busybox >/dev/null 2>&1 && busybox wget --help >/dev/null 2>&1; then exec busybox wget -q -O /dev/null -T "$t" "$u"
-elif command -v bash >/dev/null 2>&1; then exec timeout "$t" bash -c %s _ %s %s %s
+elif command -v bash >/dev/null 2>&1; then exec timeout "$t" bash -c %s health-check %s %s %s
 else echo "no curl, wget or bash on this host for the HTTP health check" >&2; exit 1
 fi`, q(u), secs, q(devTCP), q(host), q(port), q(path))
 	return b.String()

@@ -782,3 +782,52 @@ func TestRelativeStorePath(t *testing.T) {
 		t.Errorf("served %q", got)
 	}
 }
+
+// A joining instance whose deploy fails is still configured; the next up
+// deploys it again without setting it up again.
+func TestUpCatchesUpAFailedJoin(t *testing.T) {
+	f := newFleet(t)
+	ctx := context.Background()
+	if _, err := Up(ctx, f.input(hosts("a1:app")), f.options(false)); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := f.deploy(t, hosts("a1:app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(f.path("a2", ""), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, f.path("a2", "unhealthy"), "")
+	out, err := Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("up with a failing deploy on the new instance: %v (%s)", err, out.Note)
+	}
+	if got := f.read("a1", "backends"); got != "a1,a2" {
+		t.Errorf("configure skipped after the failed deploy: backends %q", got)
+	}
+	if err := os.Remove(f.path("a2", "unhealthy")); err != nil {
+		t.Fatal(err)
+	}
+	f.events = nil
+	out, err = Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
+	if err != nil {
+		t.Fatalf("second up: %v (%s)", err, out.Note)
+	}
+	if got := f.current("a2"); got != dep.Release {
+		t.Errorf("a2 current %q, want %s", got, dep.Release)
+	}
+	if got := f.read("a2", "setup"); got != "a2\n" {
+		t.Errorf("a2 set up again: %q", got)
+	}
+	for _, e := range f.events {
+		if e.Type == run.TypePhase && strings.HasPrefix(e.Message, "configure") {
+			t.Errorf("configure ran again for an unchanged membership: %s", e.Message)
+		}
+	}
+	// Now everything is in place: nothing to do.
+	out, err = Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
+	if err != nil || !strings.Contains(out.Note, "nothing changed") {
+		t.Errorf("third up: %v %q", err, out.Note)
+	}
+}

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/opsrun/opsrun/engine/report"
 	"github.com/opsrun/opsrun/engine/run"
+	"github.com/opsrun/opsrun/engine/stack"
 	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/inventory"
@@ -17,8 +19,10 @@ import (
 // Up converges the stack to its inventory, as OpsWorks does when
 // instances start and stop: instances that left get their shutdown
 // recipes (when they still answer) and are forgotten; instances that
-// joined get setup, then every app already deployed on the stack; and
-// when membership changed, configure runs on every instance, so that
+// joined get setup, then every app already deployed on the stack (as does
+// any set-up instance still without one: a deploy that failed or was cut
+// short in an earlier up); and when membership changed, configure runs on
+// every instance, so that
 // recipes reading layer.NAME.instances (a load balancer's backends, a
 // database's allowed clients) see the new membership. When nothing
 // changed, Up only checks that every instance answers.
@@ -55,7 +59,11 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	s := newSession(in, opts)
 	s.begin("up", len(in.Hosts)+len(departed))
 	out := &Outcome{}
-	if len(joined) == 0 && len(departed) == 0 && digest == configured {
+	behind, err := s.behind(ctx, known, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(joined) == 0 && len(departed) == 0 && digest == configured && len(behind) == 0 {
 		down := s.reach(ctx, in.Hosts)
 		out.Note = fmt.Sprintf("nothing changed: %s, all reachable", report.Plural(len(in.Hosts), "instance"))
 		if len(down) > 0 {
@@ -64,14 +72,14 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 		out.Result = s.finish("up", out.Note)
 		return out, nil
 	}
-	notes, err := s.up(ctx, joined, departed, known, digest)
+	notes, err := s.up(ctx, joined, departed, known, digest, configured)
 	out.Note = strings.Join(notes, "; ")
 	out.Result = s.finish("up", out.Note)
 	return out, err
 }
 
 // up runs the phases of a membership change and returns what each did.
-func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, known map[string]*state.Member, digest string) ([]string, error) {
+func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, known map[string]*state.Member, digest, configured string) ([]string, error) {
 	var notes []string
 	in := s.in
 	if len(departed) > 0 {
@@ -105,7 +113,7 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 			notes = append(notes, "forgot "+strings.Join(gone, ", "))
 		}
 	}
-	var ready []*inventory.Host
+	var ready, failedSetup []*inventory.Host
 	if len(joined) > 0 && !s.stopped(ctx) {
 		now := s.opts.Now().UTC()
 		var fresh []*state.Member
@@ -126,10 +134,9 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 		if _, err := s.phase(ctx, fmt.Sprintf("setup on %s that joined: %s", report.Plural(len(joined), "instance"), names(joined)), in.Stack, "setup", joined, nil); err != nil {
 			return notes, err
 		}
-		var failed []*inventory.Host
-		ready, failed = s.healthy(joined)
-		if len(failed) > 0 {
-			notes = append(notes, "setup failed on "+names(failed)+": the next opsrun up tries again")
+		ready, failedSetup = s.healthy(joined)
+		if len(failedSetup) > 0 {
+			notes = append(notes, "setup failed on "+names(failedSetup)+": the next opsrun up tries again")
 		}
 		if !s.opts.Check && len(ready) > 0 {
 			var done []*state.Member
@@ -144,52 +151,110 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 			}
 			notes = append(notes, "set up "+names(ready))
 		}
-		for _, a := range in.Stack.Apps {
-			hosts := inLayers(ready, a.Layers)
-			if len(hosts) == 0 || s.stopped(ctx) {
-				continue
-			}
-			last, err := in.Store.LastRelease(ctx, a.Name)
-			if err != nil {
-				return notes, err
-			}
-			if last == nil {
-				continue // never deployed: opsrun deploy does the first
-			}
-			// The same code as the instances that have the release: its
-			// commit, or its tarball kept beside the store.
-			src := a.Source
-			if last.Ref != "" {
-				src.Ref = last.Ref
-			}
-			if last.Commit != "" {
-				src.Ref = last.Commit
-			}
-			dep, err := s.deploy(ctx, a, src, last, hosts, false)
-			notes = append(notes, dep.Note)
-			if err != nil {
-				return notes, err
-			}
+	}
+	// Every app already deployed goes to the set-up instances of its
+	// layers that do not have it: those that just joined, and those whose
+	// deploy failed or was cut short in an earlier up.
+	behind, err := s.behind(ctx, known, ready)
+	if err != nil {
+		return notes, err
+	}
+	var deployErr error
+	for _, b := range behind {
+		if s.stopped(ctx) {
+			break
+		}
+		dep, err := s.deploy(ctx, b.app, b.src, b.release, b.hosts, false)
+		notes = append(notes, dep.Note)
+		switch {
+		case errors.Is(err, ErrStopped):
+			// The instance stays without the app (the next up deploys it
+			// again); the membership is still configured.
+			deployErr = err
+		case err != nil:
+			return notes, err
 		}
 	}
 	if s.stopped(ctx) {
 		return append(notes, "interrupted before configure"), run.ErrInterrupted
 	}
-	_, failedSetup := s.healthy(joined)
+	if len(joined) == 0 && len(departed) == 0 && digest == configured {
+		return notes, deployErr
+	}
 	targets := slices.DeleteFunc(slices.Clone(in.Hosts), func(h *inventory.Host) bool { return slices.Contains(failedSetup, h) })
 	msg := fmt.Sprintf("configure on every instance (%s) for the new membership", report.Plural(len(targets), "instance"))
-	if _, err := s.phase(ctx, msg, in.Stack, "configure", targets, nil); err != nil {
+	res, err := s.phase(ctx, msg, in.Stack, "configure", targets, nil)
+	if err != nil {
 		return notes, err
 	}
-	if _, failed := s.healthy(targets); len(failed) > 0 || len(failedSetup) > 0 {
-		return append(notes, "configure did not complete everywhere: the next opsrun up runs it again"), nil
+	// Configure's own outcome decides: an instance whose deploy failed
+	// earlier in this run is configured all the same.
+	if res.Totals.Failed+res.Totals.Unreachable > 0 || len(failedSetup) > 0 {
+		return append(notes, "configure did not complete everywhere: the next opsrun up runs it again"), deployErr
 	}
 	if !s.opts.Check {
 		if err := in.Store.SetConfigured(ctx, digest); err != nil {
 			return notes, err
 		}
 	}
-	return append(notes, fmt.Sprintf("configured %s", report.Plural(len(targets), "instance"))), nil
+	return append(notes, fmt.Sprintf("configured %s", report.Plural(len(targets), "instance"))), deployErr
+}
+
+// catchUp is an app's last release and the instances that lack it.
+type catchUp struct {
+	app     *stack.App
+	src     stack.AppSource
+	release *state.Release
+	hosts   []*inventory.Host
+}
+
+// behind finds, for each app already deployed, the instances of its layers
+// whose setup completed (before this run, or in it: ready) that have no
+// current release of it and have not failed in this run.
+func (s *session) behind(ctx context.Context, known map[string]*state.Member, ready []*inventory.Host) ([]catchUp, error) {
+	setUp := map[string]bool{}
+	for name, m := range known {
+		if !m.SetupAt.IsZero() {
+			setUp[name] = true
+		}
+	}
+	for _, h := range ready {
+		setUp[h.Name] = true
+	}
+	var out []catchUp
+	for _, a := range s.in.Stack.Apps {
+		last, err := s.in.Store.LastRelease(ctx, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		if last == nil {
+			continue // never deployed: opsrun deploy does the first
+		}
+		placed, err := s.currents(ctx, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		var hosts []*inventory.Host
+		for _, h := range inLayers(s.in.Hosts, a.Layers) {
+			if p := placed[h.Name]; setUp[h.Name] && (p == nil || p.Current == "") {
+				hosts = append(hosts, h)
+			}
+		}
+		if hosts, _ = s.healthy(hosts); len(hosts) == 0 {
+			continue
+		}
+		// The same code as the instances that have the release: its
+		// commit, or its tarball kept beside the store.
+		src := a.Source
+		if last.Ref != "" {
+			src.Ref = last.Ref
+		}
+		if last.Commit != "" {
+			src.Ref = last.Commit
+		}
+		out = append(out, catchUp{app: a, src: src, release: last, hosts: hosts})
+	}
+	return out, nil
 }
 
 // reach checks that every host answers a bare command, in parallel, and
