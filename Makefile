@@ -9,26 +9,34 @@ DEMO    ?= demo
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/opsrun
 
-# The main job end to end on a local fleet of real hosts (Docker containers).
-DEMO_INV := .opsrun/testenv/$(DEMO)/inventory.hcl
-HELLO    := examples/hello
+# The main job end to end on a local fleet of real hosts (Docker containers):
+# the OpsWorks demo of examples/shop. The fleet has a spare app host, left
+# out of the first inventory, for trying opsrun up with a new instance.
+DEMO_DIR   := .opsrun/testenv/$(DEMO)
+DEMO_INV   := $(DEMO_DIR)/inventory.hcl
+DEMO_FIRST := $(DEMO_DIR)/first.hcl
+# The stack's state lives with the fleet, and goes with it.
+DEMO_STATE := --state $(DEMO_DIR)/shop.db
+SHOP       := examples/shop
 demo: build
 	@$(BIN) testenv down --name $(DEMO) >/dev/null 2>&1 || true
-	$(BIN) testenv up --name $(DEMO) --layers web:2,db:1
-	@echo; echo "== what 'setup' would change on the web layer (nothing is changed yet)"
-	$(BIN) plan setup $(HELLO) -i $(DEMO_INV)
-	@echo; echo "== setup: install and start nginx on every web host, in parallel"
-	$(BIN) run setup $(HELLO) -i $(DEMO_INV)
-	@echo; echo "== setup again: already converged, nothing changes"
-	$(BIN) run setup $(HELLO) -i $(DEMO_INV)
-	@echo; echo "== configure: each page is rendered from its host's facts and the layer's topology"
-	$(BIN) run configure $(HELLO) -i $(DEMO_INV)
-	@echo; echo "== curl both web hosts from web-1, over the fleet's network"
-	$(BIN) exec -i $(DEMO_INV) --hosts web-1 -- 'set -e; for h in web-1 web-2; do curl -sf http://$$h/ | sed -n 4,5p; done'
-	@echo; echo "== an ad-hoc command on every host"
-	$(BIN) exec -i $(DEMO_INV) -- 'echo "$$(hostname): $$(. /etc/os-release && echo $$PRETTY_NAME), kernel $$(uname -r)"'
-	@echo; echo "Fleet '$(DEMO)' is still up. Try: $(BIN) run configure $(HELLO) -i $(DEMO_INV) --output json"
-	@echo "Log in with OpenSSH: ssh -F .opsrun/testenv/$(DEMO)/ssh_config web-1"
+	$(BIN) testenv up --name $(DEMO) --layers lb:1,app:3,db:1,worker:1
+	@awk '/^host "app-3" /{skip=1} !skip{print} skip && /^}/{skip=0}' $(DEMO_INV) > $(DEMO_FIRST)
+	@echo; echo "== up: setup on every instance (HAProxy, gunicorn, MariaDB, the worker), then configure everywhere"
+	$(BIN) up $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
+	@echo; echo "== deploy the shop (a release per app instance, one at a time, health-checked) and its worker"
+	$(BIN) deploy shop $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
+	$(BIN) deploy shopworker $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
+	@echo; echo "== six requests through the load balancer: both app instances answer, the visit count grows"
+	$(BIN) exec -i $(DEMO_FIRST) --hosts lb-1 -- 'for i in 1 2 3 4 5 6; do curl -sf http://localhost/; done'
+	@echo; echo "== the releases, and the history of what ran"
+	$(BIN) releases shop $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
+	$(BIN) history $(SHOP) --limit 5 $(DEMO_STATE)
+	@echo; echo "Fleet '$(DEMO)' is still up. Add the third app instance (setup, deploy, and the LB and the DB learn of it):"
+	@echo "  $(BIN) up $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)"
+	@echo "Remove it again (shutdown on it, configure everywhere):  $(BIN) up $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)"
+	@echo "Deploy, roll back:  $(BIN) deploy shop $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)   $(BIN) rollback shop $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)"
+	@echo "Log in with OpenSSH: ssh -F $(DEMO_DIR)/ssh_config app-1"
 	@echo "Tear it down:        make demo-down   (or $(BIN) testenv down --name $(DEMO))"
 
 demo-down: build
