@@ -61,8 +61,8 @@ layer "mysql" {
     }
 
     command "database" {
-      command = "mysql -e 'CREATE DATABASE IF NOT EXISTS `${replace(self.settings.database, "`", "``")}`'"
-      unless  = "test -n \"$(mysql -N -B -e \"SELECT 1 FROM information_schema.schemata WHERE schema_name = '${replace(replace(self.settings.database, "\\", "\\\\"), "'", "''")}'\")\""
+      command = "mysql -e '${replace("CREATE DATABASE IF NOT EXISTS `${replace(self.settings.database, "`", "``")}`", "'", "'\\''")}'"
+      unless  = "mysql -N -B -e 'SHOW DATABASES' | grep -qxF -- '${replace(self.settings.database, "'", "'\\''")}'"
     }
   }
 
@@ -99,13 +99,11 @@ layer "mysql" {
         -- grants for the instances of ${join(", ", self.settings.clients)}. Run after vars.sql.
         SET @dbq = CONCAT('`', REPLACE(@db, '`', '``'), '`');
         EXECUTE IMMEDIATE CONCAT('CREATE DATABASE IF NOT EXISTS ', @dbq);
-        %{ for ip in sort(distinct(flatten([for l in self.settings.clients : [for i in layer[l].instances : i.private_ip] if contains(keys(layer), l)]))) ~}
-        SET @host = '${ip}';
+        %{ for ip in sort(distinct(flatten([for l in self.settings.clients : [for i in layer[l].instances : i.private_ip] if contains(keys(layer), l)]))) }SET @host = '${ip}';
         EXECUTE IMMEDIATE CONCAT('CREATE USER IF NOT EXISTS ', QUOTE(@user), '@', QUOTE(@host));
         EXECUTE IMMEDIATE CONCAT('ALTER USER ', QUOTE(@user), '@', QUOTE(@host), ' IDENTIFIED BY ', QUOTE(@password));
         EXECUTE IMMEDIATE CONCAT('GRANT ALL ON ', @dbq, '.* TO ', QUOTE(@user), '@', QUOTE(@host));
-        %{ endfor ~}
-        SELECT GROUP_CONCAT(QUOTE(user), '@', QUOTE(host)) INTO @stale FROM mysql.user
+        %{ endfor }SELECT GROUP_CONCAT(QUOTE(user), '@', QUOTE(host)) INTO @stale FROM mysql.user
           WHERE user = @user AND host NOT IN ('localhost', '127.0.0.1', '::1') AND FIND_IN_SET(host, @hosts) = 0;
         EXECUTE IMMEDIATE IF(@stale IS NULL, 'DO 0', CONCAT('DROP USER ', @stale));
       EOT
