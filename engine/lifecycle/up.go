@@ -17,15 +17,16 @@ import (
 )
 
 // Up converges the stack to its inventory, as OpsWorks does when
-// instances start and stop: instances that left get their shutdown
-// recipes (when they still answer) and are forgotten; instances that
-// joined get setup, then every app already deployed on the stack (as does
-// any set-up instance still without one: a deploy that failed or was cut
-// short in an earlier up); and when membership changed, configure runs on
-// every instance, so that
+// instances start and stop. Instances that joined get setup, then every
+// app already deployed on the stack (as does any set-up instance still
+// without one: a deploy that failed or was cut short in an earlier up).
+// When membership changed, configure runs on every instance, so that
 // recipes reading layer.NAME.instances (a load balancer's backends, a
-// database's allowed clients) see the new membership. When nothing
-// changed, Up only checks that every instance answers.
+// database's allowed clients) see the new membership. Instances that left
+// are drained first that way — configure runs without them — and only then
+// get their shutdown recipes (when they still answer) and are forgotten,
+// so a load balancer stops sending them requests before they stop. When
+// nothing changed, Up only checks that every instance answers.
 func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	members, err := in.Store.Members(ctx)
 	if err != nil {
@@ -82,37 +83,6 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, known map[string]*state.Member, digest, configured string) ([]string, error) {
 	var notes []string
 	in := s.in
-	if len(departed) > 0 {
-		quiet := map[string]bool{}
-		for _, h := range departed {
-			quiet[h.Name] = true
-		}
-		res, err := s.phase(ctx, fmt.Sprintf("shutdown on %s that left the inventory: %s", report.Plural(len(departed), "instance"), names(departed)), in.Stack, "shutdown", departed, quiet)
-		if err != nil {
-			return notes, err
-		}
-		var gone, kept []string
-		for _, h := range res.Hosts {
-			switch {
-			case h.Unreachable > 0:
-				gone = append(gone, h.Host)
-				notes = append(notes, h.Host+" did not answer: forgotten without its shutdown recipes")
-			case h.Failed == 0 && h.Err == nil:
-				gone = append(gone, h.Host)
-			default:
-				kept = append(kept, h.Host)
-			}
-		}
-		if len(kept) > 0 {
-			notes = append(notes, "shutdown failed on "+strings.Join(kept, ", ")+": still remembered, the next opsrun up tries again")
-		}
-		if !s.opts.Check && len(gone) > 0 {
-			if err := in.Store.SaveMembers(ctx, nil, gone); err != nil {
-				return notes, err
-			}
-			notes = append(notes, "forgot "+strings.Join(gone, ", "))
-		}
-	}
 	var ready, failedSetup []*inventory.Host
 	if len(joined) > 0 && !s.stopped(ctx) {
 		now := s.opts.Now().UTC()
@@ -190,14 +160,67 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 	// Configure's own outcome decides: an instance whose deploy failed
 	// earlier in this run is configured all the same.
 	if res.Totals.Failed+res.Totals.Unreachable > 0 || len(failedSetup) > 0 {
-		return append(notes, "configure did not complete everywhere: the next opsrun up runs it again"), deployErr
+		notes = append(notes, "configure did not complete everywhere: the next opsrun up runs it again")
+		if len(departed) > 0 {
+			// Still in some instance's configuration (a load balancer's,
+			// say): stopping them now would fail requests.
+			notes = append(notes, "left running until configure completes: "+names(departed))
+		}
+		return notes, deployErr
 	}
 	if !s.opts.Check {
 		if err := in.Store.SetConfigured(ctx, digest); err != nil {
 			return notes, err
 		}
 	}
-	return append(notes, fmt.Sprintf("configured %s", report.Plural(len(targets), "instance"))), deployErr
+	notes = append(notes, fmt.Sprintf("configured %s", report.Plural(len(targets), "instance")))
+	// Drained: no remaining instance refers to the ones that left any
+	// more, so their shutdown recipes can stop them.
+	if len(departed) > 0 && !s.stopped(ctx) {
+		more, err := s.leave(ctx, departed)
+		notes = append(notes, more...)
+		if err != nil {
+			return notes, err
+		}
+	}
+	return notes, deployErr
+}
+
+// leave runs shutdown on the instances that left (when they answer) and
+// forgets those whose shutdown completed or that are gone.
+func (s *session) leave(ctx context.Context, departed []*inventory.Host) ([]string, error) {
+	var notes []string
+	in := s.in
+	quiet := map[string]bool{}
+	for _, h := range departed {
+		quiet[h.Name] = true
+	}
+	res, err := s.phase(ctx, fmt.Sprintf("shutdown on %s that left the inventory: %s", report.Plural(len(departed), "instance"), names(departed)), in.Stack, "shutdown", departed, quiet)
+	if err != nil {
+		return notes, err
+	}
+	var gone, kept []string
+	for _, h := range res.Hosts {
+		switch {
+		case h.Unreachable > 0:
+			gone = append(gone, h.Host)
+			notes = append(notes, h.Host+" did not answer: forgotten without its shutdown recipes")
+		case h.Failed == 0 && h.Err == nil:
+			gone = append(gone, h.Host)
+		default:
+			kept = append(kept, h.Host)
+		}
+	}
+	if len(kept) > 0 {
+		notes = append(notes, "shutdown failed on "+strings.Join(kept, ", ")+": still remembered, the next opsrun up tries again")
+	}
+	if !s.opts.Check && len(gone) > 0 {
+		if err := in.Store.SaveMembers(ctx, nil, gone); err != nil {
+			return notes, err
+		}
+		notes = append(notes, "forgot "+strings.Join(gone, ", "))
+	}
+	return notes, nil
 }
 
 // catchUp is an app's last release and the instances that lack it.

@@ -92,6 +92,9 @@ layer "worker" {
 
 layer "db" {
   use = "mysql"
+  # Configure the load balancer first: an app instance that leaves stops
+  # getting requests before the database drops its grant.
+  depends_on = ["lb"]
   settings = {
     database = "shop"
     user     = "shop"
