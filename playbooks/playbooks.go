@@ -11,15 +11,21 @@
 // the stack that uses it. doc.hcl documents it: a summary, what each
 // event does, each setting, and how to extend it. Templates are inline
 // heredocs, so a built-in layer needs no file beside the stack.
+//
+// recipes/*.hcl hold recipes every built-in layer may include (`include
+// "app_stop" {}`): what several layers do alike — stop, remove or restart
+// an app's systemd unit — is written once. They are loaded with each
+// layer, so they too read self and are checked with every layer.
 package playbooks
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 	"sort"
+	"testing/fstest"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -27,7 +33,7 @@ import (
 	"github.com/opsrun/opsrun/modules"
 )
 
-//go:embed layers
+//go:embed layers recipes
 var files embed.FS
 
 // Set is the built-in layers, loaded and checked. It satisfies
@@ -50,6 +56,10 @@ func load(fsys fs.FS, reg modules.Registry) (*Set, hcl.Diagnostics) {
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Built-in layers unreadable", Detail: err.Error()}}
 	}
+	shared, err := sharedRecipes(fsys)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Built-in recipes unreadable", Detail: err.Error()}}
+	}
 	var diags hcl.Diagnostics
 	for _, d := range dirs {
 		if !d.IsDir() {
@@ -61,7 +71,7 @@ func load(fsys fs.FS, reg modules.Registry) (*Set, hcl.Diagnostics) {
 		if err != nil {
 			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Built-in layer unreadable", Detail: err.Error()})
 		}
-		ly, ds := loadLayer(sub, "playbooks/"+dir, name, reg)
+		ly, ds := loadLayer(sub, "playbooks/"+dir, name, shared, reg)
 		diags = append(diags, ds...)
 		doc, ds := loadDoc(sub, "playbooks/"+dir, name, ly)
 		diags = append(diags, ds...)
@@ -72,10 +82,19 @@ func load(fsys fs.FS, reg modules.Registry) (*Set, hcl.Diagnostics) {
 	return set, diags
 }
 
-// loadLayer loads layer.hcl as a stack of one layer and validates it: the
-// same checks a stack's own layers get.
-func loadLayer(fsys fs.FS, dir, name string, reg modules.Registry) (*stack.Layer, hcl.Diagnostics) {
-	s, diags := stack.Load(layerOnly{fsys}, dir, stack.Inputs{}, reg)
+// loadLayer loads layer.hcl as a stack of one layer, with the shared
+// recipes beside it, and validates it: the same checks a stack's own
+// layers get.
+func loadLayer(fsys fs.FS, dir, name string, shared map[string][]byte, reg modules.Registry) (*stack.Layer, hcl.Diagnostics) {
+	src, err := fs.ReadFile(fsys, "layer.hcl")
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Built-in layer unreadable", Detail: fmt.Sprintf("%s/layer.hcl: %v", dir, err)}}
+	}
+	files := fstest.MapFS{"layer.hcl": {Data: src}}
+	for n, b := range shared {
+		files[n] = &fstest.MapFile{Data: b}
+	}
+	s, diags := stack.Load(files, dir, stack.Inputs{}, reg)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -95,13 +114,30 @@ func loadLayer(fsys fs.FS, dir, name string, reg modules.Registry) (*stack.Layer
 	return ly, diags
 }
 
-// layerOnly shows Load the layer's layer.hcl alone: doc.hcl has another
-// schema.
-type layerOnly struct{ fs.FS }
-
-func (l layerOnly) ReadDir(name string) ([]fs.DirEntry, error) {
-	entries, err := fs.ReadDir(l.FS, name)
-	return slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() != "layer.hcl" }), err
+// sharedRecipes reads recipes/*.hcl: recipes every built-in layer may
+// include, so that what several layers do alike (run an app as a systemd
+// unit, say) is written once. Their files are named shared_*.hcl beside
+// each layer's, which diagnostics show.
+func sharedRecipes(fsys fs.FS) (map[string][]byte, error) {
+	entries, err := fs.ReadDir(fsys, "recipes")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() || path.Ext(e.Name()) != ".hcl" {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join("recipes", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out["shared_"+e.Name()] = b
+	}
+	return out, nil
 }
 
 // Names lists the built-in layers, sorted.
