@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,4 +85,52 @@ func testFleetName(testName string) string {
 		return "t-" + hex.EncodeToString(b[:])
 	}
 	return "t-" + base + "-" + hex.EncodeToString(b[:])
+}
+
+// Main runs a test package whose tests share one fleet: it brings spec's
+// fleet up, hands it to use, runs m and removes the fleet, returning the
+// exit code for os.Exit. Name (made unique with the process id) and Dir
+// default as in New. When the fleet cannot come up, as New would skip,
+// use gets a nil fleet and the reason, and the tests skip with it.
+func Main(m *testing.M, spec Spec, use func(f *Fleet, skip string)) int {
+	flag.Parse()
+	required := os.Getenv(RequireDockerEnv) == "1"
+	if testing.Short() && !required {
+		use(nil, "testenv: skipped in -short mode (it starts Docker containers)")
+		return m.Run()
+	}
+	if spec.Name == "" {
+		spec.Name = "t-pkg"
+	}
+	spec.Name = fmt.Sprintf("%s-%d", spec.Name, os.Getpid())
+	if spec.Dir == "" {
+		dir, err := os.MkdirTemp("", "opsrun-testenv-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		spec.Dir = filepath.Join(dir, "fleet")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if err := Down(ctx, spec.Name, spec.Dir); err != nil && !errors.Is(err, ErrUnavailable) {
+			fmt.Fprintf(os.Stderr, "testenv: remove fleet %s: %v\n", spec.Name, err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), upTimeout)
+	f, err := Up(ctx, spec, log)
+	cancel()
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) && !required {
+			use(nil, fmt.Sprintf("testenv: %v (set %s=1 to fail instead)", err, RequireDockerEnv))
+			return m.Run()
+		}
+		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+		return 1
+	}
+	use(f, "")
+	return m.Run()
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +25,7 @@ func healthScript(app *stack.App) string {
 	hc := app.HealthCheck
 	var b strings.Builder
 	// The environment goes first: a command check sees what build saw.
-	for _, k := range sortedKeys(app.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(app.Environment)) {
 		v, _ := app.Environment[k].Unmark()
 		s := ""
 		if v.IsKnown() && !v.IsNull() {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/opsrun/opsrun/engine/run"
@@ -88,15 +87,6 @@ func packDir(dir, dest string) (err error) {
 		return err
 	})
 	return errors.Join(err, tw.Close(), gz.Close())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // tarball is the packed local source of release id. A deploy packs the

@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -80,7 +82,7 @@ func (g steps) asUser(attrs map[string]hcl.Expression) map[string]hcl.Expression
 // envFile is the release's .env: KEY="value" lines that both sh (.) and
 // systemd (EnvironmentFile=) read the same way.
 func envFile(env map[string]cty.Value) cty.Value {
-	keys := sortedKeys(env)
+	keys := slices.Sorted(maps.Keys(env))
 	var b strings.Builder
 	var marks cty.ValueMarks
 	for _, k := range keys {

@@ -2,10 +2,7 @@ package integration
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,44 +32,8 @@ var (
 const hostName = "l-1"
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	required := os.Getenv(testenv.RequireDockerEnv) == "1"
-	if testing.Short() && !required {
-		skip = "skipped in -short mode (it starts a Docker container)"
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "opsrun-integration-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	name := fmt.Sprintf("t-resources-%d", os.Getpid())
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	f, err := testenv.Up(ctx, testenv.Spec{Name: name, Layers: []testenv.LayerCount{{Layer: "l", Count: 1}}, Dir: filepath.Join(dir, "fleet")}, log)
-	cancel()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := testenv.Down(ctx, name, filepath.Join(dir, "fleet")); err != nil && !errors.Is(err, testenv.ErrUnavailable) {
-			fmt.Fprintf(os.Stderr, "testenv: remove fleet %s: %v\n", name, err)
-		}
-	}()
-	if err != nil {
-		if errors.Is(err, testenv.ErrUnavailable) && !required {
-			skip = fmt.Sprintf("testenv: %v (set %s=1 to fail instead)", err, testenv.RequireDockerEnv)
-			return m.Run()
-		}
-		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
-		return 1
-	}
-	fleet = f
-	return m.Run()
+	spec := testenv.Spec{Name: "t-resources", Layers: []testenv.LayerCount{{Layer: "l", Count: 1}}}
+	os.Exit(testenv.Main(m, spec, func(f *testenv.Fleet, why string) { fleet, skip = f, why }))
 }
 
 // need skips the test when there is no host.

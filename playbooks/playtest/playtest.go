@@ -11,10 +11,7 @@ package playtest
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,7 +36,9 @@ import (
 // Pool is a package's fleet: hosts handed out to tests one by one.
 type Pool struct {
 	fleet *testenv.Fleet
-	skip  string
+	skip  string // why the tests skip: no fleet here
+	// broken says why the fleet came up unusable: the tests fail.
+	broken string
 
 	mu    sync.Mutex
 	next  int
@@ -50,50 +49,25 @@ type Pool struct {
 // the fleet. Under -short (unless OPSRUN_REQUIRE_DOCKER=1), or without
 // Docker, the tests run and skip at Take.
 func Main(m *testing.M, pool **Pool, name string, size int) int {
-	flag.Parse()
 	*pool = &Pool{}
-	required := os.Getenv(testenv.RequireDockerEnv) == "1"
-	if testing.Short() && !required {
-		(*pool).skip = "skipped in -short mode (it starts Docker containers)"
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "opsrun-playtest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	fleetName := fmt.Sprintf("t-%s-%d", name, os.Getpid())
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	f, err := testenv.Up(ctx, testenv.Spec{Name: fleetName, Layers: []testenv.LayerCount{{Layer: "pool", Count: size}}, Dir: filepath.Join(dir, "fleet")}, log)
-	cancel()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := testenv.Down(ctx, fleetName, filepath.Join(dir, "fleet")); err != nil && !errors.Is(err, testenv.ErrUnavailable) {
-			fmt.Fprintf(os.Stderr, "testenv: remove fleet %s: %v\n", fleetName, err)
+	spec := testenv.Spec{Name: "t-" + name, Layers: []testenv.LayerCount{{Layer: "pool", Count: size}}}
+	return testenv.Main(m, spec, func(f *testenv.Fleet, skip string) {
+		p := *pool
+		p.skip = skip
+		if f == nil {
+			return
 		}
-	}()
-	if err != nil {
-		if errors.Is(err, testenv.ErrUnavailable) && !required {
-			(*pool).skip = fmt.Sprintf("testenv: %v (set %s=1 to fail instead)", err, testenv.RequireDockerEnv)
-			return m.Run()
+		inv, diags := inventory.LoadFiles(hclparse.NewParser(), f.InventoryPath)
+		if diags.HasErrors() {
+			p.broken = fmt.Sprintf("testenv inventory: %v", diags)
+			return
 		}
-		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
-		return 1
-	}
-	inv, diags := inventory.LoadFiles(hclparse.NewParser(), f.InventoryPath)
-	if diags.HasErrors() {
-		fmt.Fprintf(os.Stderr, "testenv inventory: %v\n", diags)
-		return 1
-	}
-	(*pool).fleet = f
-	(*pool).hosts = map[string]*inventory.Host{}
-	for _, h := range inv.Hosts {
-		(*pool).hosts[h.Name] = h
-	}
-	return m.Run()
+		p.fleet = f
+		p.hosts = map[string]*inventory.Host{}
+		for _, h := range inv.Hosts {
+			p.hosts[h.Name] = h
+		}
+	})
 }
 
 // Take hands the test n hosts no other test has, skipping the test when
@@ -101,6 +75,9 @@ func Main(m *testing.M, pool **Pool, name string, size int) int {
 // raise the size given to Main.
 func (p *Pool) Take(t *testing.T, n int) []string {
 	t.Helper()
+	if p.broken != "" {
+		t.Fatal(p.broken)
+	}
 	if p.fleet == nil {
 		t.Skip(p.skip)
 	}
