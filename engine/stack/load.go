@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsrun/opsrun/engine/funcs"
 	"github.com/opsrun/opsrun/inventory"
+	ec2inv "github.com/opsrun/opsrun/inventory/ec2"
 	"github.com/opsrun/opsrun/modules"
 )
 
@@ -54,6 +55,7 @@ var topSchema = &hcl.BodySchema{
 		{Type: "recipe", LabelNames: []string{"name"}},
 		{Type: "layer", LabelNames: []string{"name"}},
 		{Type: "app", LabelNames: []string{"name"}},
+		{Type: ec2inv.BlockType, LabelNames: []string{"kind"}},
 	}, inventory.BodySchema.Blocks...),
 }
 
@@ -125,7 +127,7 @@ func (l *loader) load(fsys fs.FS) {
 		return
 	}
 	var blocks struct {
-		stack, variables, locals, recipes, layers, apps []*hcl.Block
+		stack, variables, locals, recipes, layers, apps, inventories []*hcl.Block
 	}
 	for _, f := range files {
 		content, ds := f.Body.Content(topSchema)
@@ -145,6 +147,8 @@ func (l *loader) load(fsys fs.FS) {
 				blocks.layers = append(blocks.layers, b)
 			case "app":
 				blocks.apps = append(blocks.apps, b)
+			case ec2inv.BlockType:
+				blocks.inventories = append(blocks.inventories, b)
 			default: // host, defaults
 				inv = append(inv, b)
 			}
@@ -161,6 +165,8 @@ func (l *loader) load(fsys fs.FS) {
 	l.s.ApplySSHDefaults(l.s.Inventory.Hosts)
 	l.decodeVariables(blocks.variables)
 	l.decodeLocals(blocks.locals)
+	// Dynamic inventories may use var and local, so they come after them.
+	l.decodeInventories(blocks.inventories)
 	l.decodeRecipes(blocks.recipes)
 	l.decodeLayers(blocks.layers)
 	// Apps name layers, so they come after them.
@@ -392,3 +398,26 @@ type emptyRegistry struct{}
 
 func (emptyRegistry) Lookup(string) (*modules.Type, bool) { return nil, false }
 func (emptyRegistry) Names() []string                     { return nil }
+
+// decodeInventories reads the dynamic inventory blocks; their hosts are
+// resolved only when a command needs them (run.DynamicHosts), so loading
+// and validating a stack never calls a cloud API.
+func (l *loader) decodeInventories(blocks []*hcl.Block) {
+	ectx := l.s.EvalContext(cty.DynamicVal, cty.DynamicVal)
+	for _, b := range blocks {
+		if b.Labels[0] != ec2inv.BlockLabel {
+			l.add(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unsupported inventory kind",
+				Detail:   fmt.Sprintf("inventory %q is not a kind opsrun knows; the dynamic inventory is inventory %q (static hosts are host blocks).%s", b.Labels[0], ec2inv.BlockLabel, didYouMean(b.Labels[0], []string{ec2inv.BlockLabel})),
+				Subject:  b.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		cfg, ds := ec2inv.Decode(b, ectx, l.s.Dir)
+		l.add(ds...)
+		if !ds.HasErrors() {
+			l.s.EC2Inventories = append(l.s.EC2Inventories, cfg)
+		}
+	}
+}

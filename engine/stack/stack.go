@@ -14,6 +14,7 @@ import (
 
 	"github.com/opsrun/opsrun/engine/funcs"
 	"github.com/opsrun/opsrun/inventory"
+	ec2inv "github.com/opsrun/opsrun/inventory/ec2"
 	"github.com/opsrun/opsrun/modules"
 )
 
@@ -44,6 +45,9 @@ type Stack struct {
 	// ssh block); the CLI applies them to -i inventories with
 	// ApplySSHDefaults, as Load did to the inline hosts.
 	SSHDefaults *inventory.Host
+	// EC2Inventories are the stack's inventory "ec2" blocks, decoded;
+	// run.DynamicHosts resolves them into hosts when a command needs them.
+	EC2Inventories []ec2inv.Config
 
 	Layers  []*Layer // in declaration order
 	Recipes map[string]*Recipe
