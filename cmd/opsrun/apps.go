@@ -61,7 +61,7 @@ func lifecycleCmd(f *Factory, cmd *cobra.Command, withApp bool, runF func(*Lifec
 
 // lifecycle runs op with the lock held and the history recording.
 func (o *LifecycleOptions) lifecycle(ctx context.Context, event, command string, op func(context.Context, lifecycle.Input, lifecycle.Options) (*lifecycle.Outcome, error)) error {
-	l, err := o.load()
+	l, err := o.loadAll(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import "github.com/spf13/cobra"
 func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdExec(f, nil))
 	root.AddCommand(NewCmdValidate(f, nil))
+	root.AddCommand(NewCmdInventory(f, nil))
 	root.AddCommand(NewCmdRun(f, true, nil))
 	root.AddCommand(NewCmdRun(f, false, nil))
 	root.AddCommand(NewCmdTestenv(f))

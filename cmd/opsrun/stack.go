@@ -271,7 +271,7 @@ func validEvent(e string) bool {
 }
 
 func runRun(ctx context.Context, opts *RunOptions) error {
-	l, err := opts.load()
+	l, err := opts.loadAll(ctx)
 	if err != nil {
 		return err
 	}
