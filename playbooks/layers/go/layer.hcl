@@ -41,86 +41,29 @@ layer "go" {
   }
 
   on "setup" {
-    user "runner" {
-      name        = self.settings.user
-      system      = true
-      create_home = false
-      only_if     = self.settings.user != "root"
-    }
+    include "app_user" {}
   }
 
   on "configure" {
     include "unit" {}
-
-    # A unit changed under a running app (new args, say) takes effect
-    # now; a stopped one stays stopped until the deploy starts it.
-    command "apply_unit" {
-      command = "systemctl daemon-reload && systemctl try-restart opsrun-${self.apps[0].name}"
-      unless  = "[ \"$(systemctl show --value -p NeedDaemonReload opsrun-${self.apps[0].name})\" != yes ]"
-      only_if = length(self.apps) > 0
-    }
+    include "app_apply_unit" {}
   }
 
   on "deploy" {
     include "unit" {}
 
-    # A new binary needs a new process: the app is restarted in the new
-    # release. /run/opsrun-APP.release records the release it loaded, so
-    # running deploy again without a new release restarts nothing.
-    command "restart" {
-      command = <<-EOT
-        set -e
-        unit=opsrun-${self.apps[0].name}
-        if [ "$(systemctl show --value -p NeedDaemonReload $unit)" = yes ]; then systemctl daemon-reload; fi
-        systemctl restart $unit
-        readlink -f ${self.apps[0].current} > /run/$unit.release
-      EOT
-      unless  = "[ \"$(cat /run/opsrun-${self.apps[0].name}.release 2>/dev/null)\" = \"$(readlink -f ${self.apps[0].current})\" ] && systemctl is-active -q opsrun-${self.apps[0].name} && [ \"$(systemctl show --value -p NeedDaemonReload opsrun-${self.apps[0].name})\" != yes ]"
-      only_if = length(self.apps) > 0
-    }
-
-    service "app" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "started"
-      enabled = true
-      only_if = length(self.apps) > 0
-    }
+    # A new binary needs a new process, so the unit has no ExecReload=:
+    # the app is restarted in the new release.
+    include "app_deploy" {}
   }
 
   on "undeploy" {
-    service "app" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "stopped"
-      enabled = false
-      only_if = length(self.apps) > 0
-    }
-
-    file "unit" {
-      path    = "/etc/systemd/system/opsrun-${self.apps[0].name}.service"
-      state   = "absent"
-      notify  = [command.daemon_reload]
-      only_if = length(self.apps) > 0
-    }
-
-    file "release" {
-      path    = "/run/opsrun-${self.apps[0].name}.release"
-      state   = "absent"
-      only_if = length(self.apps) > 0
-    }
-
-    command "daemon_reload" {
-      command = "systemctl daemon-reload"
-      run     = "on_notify"
-    }
+    include "app_remove" {}
   }
 
   on "shutdown" {
     # SIGTERM: an app that handles it (http.Server.Shutdown) finishes
     # the requests in flight.
-    service "app" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "stopped"
-      only_if = length(self.apps) > 0
-    }
+    include "app_stop" {}
   }
 }

@@ -51,7 +51,7 @@ recipe "app" {
       [Install]
       WantedBy=multi-user.target
     EOT
-    notify  = [command.apply_fpm]
+    notify  = [command.apply]
     only_if = length(self.apps) > 0
   }
 
@@ -84,7 +84,7 @@ recipe "app" {
       pm.min_spare_servers = 1
       pm.max_spare_servers = 3
     EOT
-    notify  = [command.apply_fpm]
+    notify  = [command.apply]
     only_if = length(self.apps) > 0
   }
 
@@ -153,12 +153,7 @@ layer "php" {
       enabled = true
     }
 
-    user "runner" {
-      name        = self.settings.user
-      system      = true
-      create_home = false
-      only_if     = self.settings.user != "root"
-    }
+    include "app_user" {}
   }
 
   on "configure" {
@@ -168,8 +163,9 @@ layer "php" {
     # takes effect now: a restart for the unit (a reload keeps the
     # environment php-fpm started with), a graceful reload for the
     # configuration. A stopped php-fpm stays stopped until the deploy
-    # starts it.
-    command "apply_fpm" {
+    # starts it. It is named apply like the deploy's command, which the
+    # same files notify there.
+    command "apply" {
       command = <<-EOT
         unit=opsrun-${self.apps[0].name}
         if [ "$(systemctl show --value -p NeedDaemonReload $unit)" = yes ]; then
@@ -186,65 +182,19 @@ layer "php" {
   on "deploy" {
     include "app" {}
 
-    # php-fpm reloads gracefully (USR2: the workers finish their
-    # requests, the master re-executes itself, opcache starts empty and
-    # the socket stays open). A release whose .env differs from the
-    # running one's, or a changed unit, gets a full restart, since a
-    # reload keeps the environment php-fpm started with.
-    # /run/opsrun-APP.release records the release php-fpm loaded: the one
-    # whose .env its environment came from, and what tells that running
-    # deploy again without a new release has nothing to do. A changed
-    # php-fpm configuration notifies this command too: newer than the
-    # record, it is applied.
-    command "apply_fpm" {
-      command = <<-EOT
-        set -e
-        unit=opsrun-${self.apps[0].name}
-        new=$(readlink -f ${self.apps[0].current})
-        old=$(cat /run/$unit.release 2>/dev/null || true)
-        if [ "$(systemctl show --value -p NeedDaemonReload $unit)" = yes ]; then systemctl daemon-reload; old=; fi
-        if [ -n "$old" ] && systemctl is-active -q $unit && cmp -s "$old/.env" "$new/.env"; then
-          systemctl reload $unit
-        else
-          systemctl restart $unit
-        fi
-        echo "$new" > /run/$unit.release
-      EOT
-      unless  = "[ \"$(cat /run/opsrun-${self.apps[0].name}.release 2>/dev/null)\" = \"$(readlink -f ${self.apps[0].current})\" ] && [ /run/opsrun-${self.apps[0].name}.release -nt /etc/opsrun/php-fpm-${self.apps[0].name}.conf ] && systemctl is-active -q opsrun-${self.apps[0].name} && [ \"$(systemctl show --value -p NeedDaemonReload opsrun-${self.apps[0].name})\" != yes ]"
-      only_if = length(self.apps) > 0
-    }
-
-    service "fpm" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "started"
-      enabled = true
-      only_if = length(self.apps) > 0
-    }
+    # php-fpm reloads gracefully (the unit's ExecReload=, USR2: the
+    # workers finish their requests, the master re-executes itself,
+    # opcache starts empty and the socket stays open). The php-fpm
+    # configuration is /etc/opsrun/php-fpm-APP.conf: changed since
+    # php-fpm last loaded a release, it is applied too.
+    include "app_deploy" {}
   }
 
   on "undeploy" {
-    service "fpm" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "stopped"
-      enabled = false
-      only_if = length(self.apps) > 0
-    }
-
-    file "unit" {
-      path    = "/etc/systemd/system/opsrun-${self.apps[0].name}.service"
-      state   = "absent"
-      notify  = [command.daemon_reload]
-      only_if = length(self.apps) > 0
-    }
+    include "app_remove" {}
 
     file "fpm" {
       path    = "/etc/opsrun/php-fpm-${self.apps[0].name}.conf"
-      state   = "absent"
-      only_if = length(self.apps) > 0
-    }
-
-    file "release" {
-      path    = "/run/opsrun-${self.apps[0].name}.release"
       state   = "absent"
       only_if = length(self.apps) > 0
     }
@@ -254,11 +204,6 @@ layer "php" {
       state   = "absent"
       notify  = [service.nginx]
       only_if = length(self.apps) > 0
-    }
-
-    command "daemon_reload" {
-      command = "systemctl daemon-reload"
-      run     = "on_notify"
     }
 
     service "nginx" {
@@ -276,10 +221,6 @@ layer "php" {
       state = "stopped"
     }
 
-    service "fpm" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "stopped"
-      only_if = length(self.apps) > 0
-    }
+    include "app_stop" {}
   }
 }

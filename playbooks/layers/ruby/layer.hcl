@@ -55,91 +55,28 @@ layer "ruby" {
       name = host.os.family == "rhel" ? ["ruby", "rubygem-puma", "rubygem-rack"] : ["ruby", "puma", "ruby-rack"]
     }
 
-    user "runner" {
-      name        = self.settings.user
-      system      = true
-      create_home = false
-      only_if     = self.settings.user != "root"
-    }
+    include "app_user" {}
   }
 
   on "configure" {
     include "unit" {}
-
-    # A unit changed under a running app (more workers, say) takes
-    # effect now; a stopped one stays stopped until the deploy starts it.
-    command "apply_unit" {
-      command = "systemctl daemon-reload && systemctl try-restart opsrun-${self.apps[0].name}"
-      unless  = "[ \"$(systemctl show --value -p NeedDaemonReload opsrun-${self.apps[0].name})\" != yes ]"
-      only_if = length(self.apps) > 0
-    }
+    include "app_apply_unit" {}
   }
 
   on "deploy" {
     include "unit" {}
 
-    # /run/opsrun-APP.release records the release the app loaded: the
-    # one whose .env its environment came from, and what tells that
-    # running deploy again without a new release has nothing to do.
-    command "reload" {
-      command = <<-EOT
-        set -e
-        unit=opsrun-${self.apps[0].name}
-        new=$(readlink -f ${self.apps[0].current})
-        old=$(cat /run/$unit.release 2>/dev/null || true)
-        if [ "$(systemctl show --value -p NeedDaemonReload $unit)" = yes ]; then systemctl daemon-reload; old=; fi
-        if [ -n "$old" ] && systemctl is-active -q $unit && cmp -s "$old/.env" "$new/.env"; then
-          systemctl reload $unit
-        else
-          systemctl restart $unit
-        fi
-        echo "$new" > /run/$unit.release
-      EOT
-      unless  = "[ \"$(cat /run/opsrun-${self.apps[0].name}.release 2>/dev/null)\" = \"$(readlink -f ${self.apps[0].current})\" ] && systemctl is-active -q opsrun-${self.apps[0].name} && [ \"$(systemctl show --value -p NeedDaemonReload opsrun-${self.apps[0].name})\" != yes ]"
-      only_if = length(self.apps) > 0
-    }
-
-    service "app" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "started"
-      enabled = true
-      only_if = length(self.apps) > 0
-    }
+    # The unit's ExecReload= (USR2) makes this a hot restart, when the
+    # release's .env is the running one's.
+    include "app_deploy" {}
   }
 
   on "undeploy" {
-    service "app" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "stopped"
-      enabled = false
-      only_if = length(self.apps) > 0
-    }
-
-    file "unit" {
-      path    = "/etc/systemd/system/opsrun-${self.apps[0].name}.service"
-      state   = "absent"
-      notify  = [command.daemon_reload]
-      only_if = length(self.apps) > 0
-    }
-
-    file "release" {
-      path    = "/run/opsrun-${self.apps[0].name}.release"
-      state   = "absent"
-      only_if = length(self.apps) > 0
-    }
-
-    command "daemon_reload" {
-      command = "systemctl daemon-reload"
-      run     = "on_notify"
-    }
+    include "app_remove" {}
   }
 
   on "shutdown" {
     # SIGTERM: puma stops accepting and finishes the requests in flight.
-    service "app" {
-      name    = "opsrun-${self.apps[0].name}"
-      state   = "stopped"
-      only_if = length(self.apps) > 0
-    }
+    include "app_stop" {}
   }
 }

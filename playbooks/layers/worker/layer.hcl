@@ -54,12 +54,7 @@ layer "worker" {
   }
 
   on "setup" {
-    user "runner" {
-      name        = self.settings.user
-      system      = true
-      create_home = false
-      only_if     = self.settings.user != "root"
-    }
+    include "app_user" {}
   }
 
   on "configure" {
@@ -135,10 +130,7 @@ layer "worker" {
       only_if = length(self.apps) > 0
     }
 
-    command "daemon_reload" {
-      command = "systemctl daemon-reload"
-      run     = "on_notify"
-    }
+    include "daemon_reload" {}
   }
 
   on "shutdown" {
