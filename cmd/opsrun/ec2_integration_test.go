@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,5 +123,69 @@ inventory "ec2" {
 		if err != nil || string(got) != want {
 			t.Errorf("%s: /etc/opsrun-ec2 = %q (%v), want %q", h.Name, got, err, want)
 		}
+	}
+}
+
+// TestTestenvUpAWS: `opsrun testenv up --aws` (the real binary, since the
+// endpoint is a re-exec of it) leaves an endpoint running after it exits,
+// whose aws.env is all the SDK needs; `testenv down` stops it.
+func TestTestenvUpAWS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker hosts")
+	}
+	ctx := context.Background()
+	if _, err := testenv.Status(ctx); errors.Is(err, testenv.ErrUnavailable) && os.Getenv(testenv.RequireDockerEnv) != "1" {
+		t.Skipf("testenv unavailable: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "opsrun")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name, dir := "t-upaws-"+hex.EncodeToString(b[:]), filepath.Join(t.TempDir(), "fleet")
+	down := func() ([]byte, error) {
+		return exec.Command(bin, "testenv", "down", "--name", name, "--dir", dir).CombinedOutput()
+	}
+	t.Cleanup(func() { _, _ = down() })
+	if out, err := exec.CommandContext(ctx, bin, "testenv", "up", "--name", name, "--layers", "web:2", "--aws", "--dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("testenv up --aws: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, awsapi.EnvFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_PROFILE", "")
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			t.Setenv(k, v)
+		}
+	}
+	stackDir := t.TempDir()
+	src := fmt.Sprintf("stack \"s\" {}\nlayer \"web\" {}\ninventory \"ec2\" {\n  filters = { \"tag:opsrun:stack\" = [%q] }\n}\n", name)
+	if err := os.WriteFile(filepath.Join(stackDir, "stack.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := mainIn("inventory", stackDir)
+	if code != ExitOK || !strings.Contains(out, "web-1") || !strings.Contains(out, "web-2") {
+		t.Fatalf("inventory through aws.env: exit %d\n%s%s", code, out, errOut)
+	}
+
+	pid, err := os.ReadFile(filepath.Join(dir, awsapi.PIDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := down(); err != nil {
+		t.Fatalf("testenv down: %v\n%s", err, out)
+	}
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(pid)), "cmdline"))
+	if strings.Contains(string(cmdline), awsapi.EndpointSubcommand) {
+		t.Errorf("the endpoint (pid %s) still runs after testenv down", pid)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("fleet directory left behind: %v", err)
 	}
 }

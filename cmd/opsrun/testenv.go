@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsrun/opsrun/testenv"
+	"github.com/opsrun/opsrun/testenv/awsapi"
 )
 
 // NewCmdTestenv builds `opsrun testenv`: disposable fleets of Docker hosts.
@@ -37,6 +38,7 @@ root and the Debian mirror); no image registry is used.`,
 		NewCmdTestenvDown(f, nil),
 		NewCmdTestenvStatus(f, nil),
 		NewCmdTestenvImage(f, nil),
+		NewCmdTestenvAWSEndpoint(f),
 	)
 	return cmd
 }
@@ -50,6 +52,8 @@ type TestenvUpOptions struct {
 	Layers  []testenv.LayerCount
 	Bastion bool
 	Init    string
+	// AWS starts the local AWS endpoint over the fleet and writes aws.env.
+	AWS bool
 	// Dir is as the user gave it (or the default), relative paths kept, so
 	// the printed commands read as the user would type them.
 	Dir string
@@ -104,6 +108,7 @@ func NewCmdTestenvUp(f *Factory, runF func(*TestenvUpOptions) error) *cobra.Comm
 	fl.BoolVar(&opts.Bastion, "bastion", false, "add a jump host; the other hosts are then reachable only through it")
 	fl.StringVar(&opts.Init, "init", testenv.InitSystemd, "PID 1 of the hosts: systemd, or sshd for light hosts")
 	fl.StringVar(&opts.Dir, "dir", "", "directory for the fleet's files (default .opsrun/testenv/NAME)")
+	fl.BoolVar(&opts.AWS, "aws", false, "also start a local AWS (EC2) endpoint whose instances are the hosts, and write aws.env for the AWS SDK")
 	return cmd
 }
 
@@ -125,6 +130,13 @@ func testenvUpRun(ctx context.Context, opts *TestenvUpOptions) error {
 		return err
 	}
 	testenvPrintFleet(opts.IO.Out, fleet, opts.Dir, time.Since(start))
+	if opts.AWS {
+		env, err := startAWSEndpoint(ctx, fleet)
+		if err != nil {
+			return fmt.Errorf("fleet %s is up, but %w; remove it with opsrun testenv down --name %s", fleet.Name, err, fleet.Name)
+		}
+		fmt.Fprintf(opts.IO.Out, "\nLocal AWS endpoint: set -a; . %s; set +a   (EC2 instances: the hosts above)\n", testenvShellWord(env))
+	}
 	return nil
 }
 
@@ -211,6 +223,9 @@ func testenvDownRun(ctx context.Context, opts *TestenvDownOptions) error {
 			return fmt.Errorf("%w: give --name", err)
 		}
 		name = fleet.Name
+	}
+	if err := awsapi.StopFleetEndpoint(ctx, testenvFleetDir(ctx, name, opts.Dir)); err != nil {
+		return err
 	}
 	if err := testenv.Down(ctx, name, opts.Dir); err != nil {
 		return err
