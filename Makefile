@@ -20,6 +20,7 @@ DEMO_STATE := --state $(DEMO_DIR)/shop.db
 SHOP       := examples/shop
 demo: build
 	@$(BIN) testenv down --name $(DEMO) >/dev/null 2>&1 || true
+	@rm -rf $(DEMO_DIR)/shop.db $(DEMO_DIR)/releases
 	$(BIN) testenv up --name $(DEMO) --layers lb:1,app:3,db:1,worker:1
 	@awk '/^host "app-3" /{skip=1} !skip{print} skip && /^}/{skip=0}' $(DEMO_INV) > $(DEMO_FIRST)
 	@echo; echo "== up: setup on every instance (HAProxy, gunicorn, MariaDB, the worker), then configure everywhere"
@@ -34,13 +35,14 @@ demo: build
 	$(BIN) history $(SHOP) --limit 5 $(DEMO_STATE)
 	@echo; echo "Fleet '$(DEMO)' is still up. Add the third app instance (setup, deploy, and the LB and the DB learn of it):"
 	@echo "  $(BIN) up $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)"
-	@echo "Remove it again (shutdown on it, configure everywhere):  $(BIN) up $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)"
+	@echo "Remove it again (configure everywhere without it, then its shutdown):  $(BIN) up $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)"
 	@echo "Deploy, roll back:  $(BIN) deploy shop $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)   $(BIN) rollback shop $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)"
 	@echo "Log in with OpenSSH: ssh -F $(DEMO_DIR)/ssh_config app-1"
 	@echo "Tear it down:        make demo-down   (or $(BIN) testenv down --name $(DEMO))"
 
 demo-down: build
 	$(BIN) testenv down --name $(DEMO)
+	@rm -rf $(DEMO_DIR)/shop.db $(DEMO_DIR)/releases
 
 # Every test, race detector on. Tests that need hosts start their own fleet
 # and remove it; OPSRUN_REQUIRE_DOCKER makes a missing Docker a failure, not a skip.
