@@ -19,9 +19,9 @@ import (
 	"github.com/opsrun/opsrun/testenv/awsapi"
 )
 
-// TestEC2InventoryOnFleet: a stack whose only inventory is EC2, against
-// the local endpoint over a real fleet, lists the fleet's hosts with
-// their layers and runs setup on them, with the instance metadata in
+// TestEC2InventoryOnFleet: examples/ec2, whose only inventory is EC2,
+// against the local endpoint over a real fleet, lists the fleet's hosts
+// with their layers and runs setup on them, with the instance metadata in
 // host.vars.
 func TestEC2InventoryOnFleet(t *testing.T) {
 	if testing.Short() {
@@ -36,55 +36,21 @@ func TestEC2InventoryOnFleet(t *testing.T) {
 		Tags: map[string]string{"Name": "decoy", awsapi.TagLayer: "web", awsapi.TagStack: "elsewhere"},
 	})
 	awsapi.Serve(t, awsapi.New(instances))
+	example := filepath.Join("..", "..", "examples", "ec2")
+	stackVar := "stack_tag=" + fleet.Name
 
-	dir := t.TempDir()
-	src := fmt.Sprintf(`
-stack "ec2test" {
-  ssh {
-    user          = "opsrun"
-    identity_file = %q
-    known_hosts   = %q
-  }
-}
-variable "stack_tag" { default = %q }
-
-layer "web" {
-  on "setup" {
-    file "marker" {
-      path    = "/etc/opsrun-ec2"
-      content = "${host.vars.instance_id} ${host.vars.tags["opsrun:stack"]} ${join(",", host.layers)}\n"
-    }
-  }
-}
-layer "db" {
-  on "setup" {
-    file "marker" {
-      path    = "/etc/opsrun-ec2"
-      content = "${host.vars.instance_id} ${host.vars.tags["opsrun:stack"]} ${join(",", host.layers)}\n"
-    }
-  }
-}
-
-inventory "ec2" {
-  filters   = { "tag:opsrun:stack" = [var.stack_tag] }
-  layer_tag = "opsrun:layer"
-  address   = "public_ip"
-}
-`, fleet.KeyPath, fleet.KnownHostsPath, fleet.Name)
-	if err := os.WriteFile(filepath.Join(dir, "stack.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	code, out, errOut := mainIn("inventory", dir, "-o", "json")
+	code, out, errOut := mainIn("inventory", example, "--var", stackVar, "-o", "json")
 	if code != ExitOK {
 		t.Fatalf("inventory: exit %d\n%s", code, errOut)
 	}
-	var listed []struct {
+	type listedHost struct {
 		Name    string
 		Address string
 		Port    int
+		User    string
 		Layers  []string
 	}
+	var listed []listedHost
 	if err := json.Unmarshal([]byte(out), &listed); err != nil {
 		t.Fatalf("inventory -o json: %v\n%s", err, out)
 	}
@@ -92,36 +58,34 @@ inventory "ec2" {
 		t.Fatalf("listed %+v, want the %d fleet hosts", listed, len(fleet.Hosts))
 	}
 	for _, h := range fleet.Hosts {
-		i := slices.IndexFunc(listed, func(l struct {
-			Name    string
-			Address string
-			Port    int
-			Layers  []string
-		}) bool {
-			return l.Name == h.Name
-		})
+		i := slices.IndexFunc(listed, func(l listedHost) bool { return l.Name == h.Name })
 		if i < 0 {
 			t.Errorf("host %s not listed: %+v", h.Name, listed)
 			continue
 		}
-		if l := listed[i]; l.Address != "127.0.0.1" || l.Port != h.Port || !slices.Equal(l.Layers, h.Layers) {
-			t.Errorf("%s listed as %+v, want 127.0.0.1:%d layers %v", h.Name, l, h.Port, h.Layers)
+		if l := listed[i]; l.Address != "127.0.0.1" || l.Port != h.Port || l.User != "opsrun" || !slices.Equal(l.Layers, h.Layers) {
+			t.Errorf("%s listed as %+v, want opsrun@127.0.0.1:%d layers %v", h.Name, l, h.Port, h.Layers)
 		}
 	}
 
-	code, totals, _ := runJSON(t, "run", "setup", dir)
-	if code != ExitOK || totals.Failed != 0 || totals.Changed != len(fleet.Hosts) {
-		t.Fatalf("setup: exit %d, totals %+v", code, totals)
+	// The fleet's ssh_config gives each host (by name) its key and
+	// known_hosts, as the example's comment says.
+	streams, runOut, runErr := testIO()
+	args := []string{"run", "setup", example, "--var", stackVar, "--ssh-config", fleet.SSHConfigPath,
+		"--state", filepath.Join(t.TempDir(), "state.db"), "-o", "json"}
+	if code := Main(args, streams); code != ExitOK {
+		t.Fatalf("run setup: exit %d\n%s%s", code, runOut, runErr)
 	}
 	byName := map[string]awsapi.Instance{}
 	for _, inst := range instances {
 		byName[inst.Tags["Name"]] = inst
 	}
 	for _, h := range fleet.Hosts {
-		got, err := fleet.Exec(context.Background(), h.Name, "cat", "/etc/opsrun-ec2")
-		want := fmt.Sprintf("%s %s %s\n", byName[h.Name].ID, fleet.Name, strings.Join(h.Layers, ","))
+		got, err := fleet.Exec(context.Background(), h.Name, "cat", "/etc/opsrun-instance")
+		inst := byName[h.Name]
+		want := fmt.Sprintf("id=%s\ntype=t3.micro\naz=%s\nstack=%s\nlayers=%s\n", inst.ID, inst.AvailabilityZone, fleet.Name, strings.Join(h.Layers, ","))
 		if err != nil || string(got) != want {
-			t.Errorf("%s: /etc/opsrun-ec2 = %q (%v), want %q", h.Name, got, err, want)
+			t.Errorf("%s: /etc/opsrun-instance = %q (%v), want %q", h.Name, got, err, want)
 		}
 	}
 }
