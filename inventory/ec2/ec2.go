@@ -88,10 +88,12 @@ type Error struct {
 	Err       error
 }
 
+// Error is one line: the block's file:line, then what failed.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s:%d: inventory \"ec2\": %v", e.DeclRange.Filename, e.DeclRange.Start.Line, e.Err)
 }
 
+// Unwrap returns the failure, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Resolve lists the running instances cfg selects and returns them as
