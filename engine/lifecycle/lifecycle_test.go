@@ -648,7 +648,7 @@ func TestUpRetriesFailedSetup(t *testing.T) {
 	if got := f.read("a1", "backends"); got != "a1,a2" {
 		t.Errorf("configure on a1 with a2 failing: backends %q", got)
 	}
-	if d, _ := f.store.Configured(ctx); d == state.Digest(map[string][]string{"a1": {"app"}, "a2": {"app"}}) {
+	if d, _ := f.store.Configured(ctx); d == state.Digest(membership(hosts("a1:app", "a2:app"))) {
 		t.Error("configure recorded as complete while a2's setup failed")
 	}
 	if err := os.Remove(f.path("a2", "broken")); err != nil {
@@ -668,7 +668,7 @@ func TestUpRetriesFailedSetup(t *testing.T) {
 	if got := f.read("a2", "backends"); got != "a1,a2" {
 		t.Errorf("a2 backends %q", got)
 	}
-	if d, _ := f.store.Configured(ctx); d != state.Digest(map[string][]string{"a1": {"app"}, "a2": {"app"}}) {
+	if d, _ := f.store.Configured(ctx); d != state.Digest(membership(hosts("a1:app", "a2:app"))) {
 		t.Error("configure not recorded as complete")
 	}
 }
@@ -829,5 +829,51 @@ func TestUpCatchesUpAFailedJoin(t *testing.T) {
 	out, err = Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
 	if err != nil || !strings.Contains(out.Note, "nothing changed") {
 		t.Errorf("third up: %v %q", err, out.Note)
+	}
+}
+
+// Another machine under a known name (a fleet made again, an instance
+// replaced) is set up as a new instance, gets the apps again, and the
+// others are configured for its new address.
+func TestUpSetsUpAReplacedMachine(t *testing.T) {
+	f := newFleet(t)
+	ctx := context.Background()
+	one := hosts("a1:app", "a2:app")
+	if _, err := Up(ctx, f.input(one), f.options(false)); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := f.deploy(t, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a2 is now another machine: its files are gone, its address differs.
+	if err := os.RemoveAll(f.path("a2", "")); err != nil {
+		t.Fatal(err)
+	}
+	two := hosts("a1:app", "a2:app")
+	two[1].Address = "10.9.9.9"
+	f.events = nil
+	out, err := Up(ctx, f.input(two), f.options(false))
+	if err != nil {
+		t.Fatalf("up: %v (%s)", err, out.Note)
+	}
+	if !strings.Contains(out.Note, "a2: a new machine under a known name") {
+		t.Errorf("note: %s", out.Note)
+	}
+	if got := f.read("a2", "setup"); got != "a2\n" {
+		t.Errorf("a2 not set up again: %q", got)
+	}
+	if got := f.current("a2"); got != dep.Release {
+		t.Errorf("a2 current %q, want the release %s again", got, dep.Release)
+	}
+	if got := f.read("a1", "setup"); got != "a1\n" {
+		t.Errorf("a1 set up again: %q", got)
+	}
+	var configured bool
+	for _, e := range f.events {
+		configured = configured || e.Type == run.TypePhase && strings.HasPrefix(e.Message, "configure")
+	}
+	if !configured {
+		t.Error("the others were not configured for the new machine")
 	}
 }

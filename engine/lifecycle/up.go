@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/opsrun/opsrun/engine/report"
 	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
@@ -40,23 +42,27 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	for _, m := range members {
 		known[m.Name] = m
 	}
-	var joined []*inventory.Host
-	membership := map[string][]string{}
+	var joined, replaced []*inventory.Host
+	current := membership(in.Hosts)
 	for _, h := range in.Hosts {
-		membership[h.Name] = h.Layers
-		if m := known[h.Name]; m == nil || m.SetupAt.IsZero() || !sameSet(m.Layers, h.Layers) {
+		m := known[h.Name]
+		switch {
+		case m != nil && m.Host != nil && machine(m.Host) != machine(h):
+			replaced = append(replaced, h)
+			joined = append(joined, h)
+		case m == nil || m.SetupAt.IsZero() || !sameSet(m.Layers, h.Layers):
 			joined = append(joined, h)
 		}
 	}
 	var departed []*inventory.Host
 	for _, m := range members {
-		if _, ok := membership[m.Name]; !ok && m.Host != nil {
+		if _, ok := current[m.Name]; !ok && m.Host != nil {
 			h := *m.Host
 			h.Layers = m.Layers
 			departed = append(departed, &h)
 		}
 	}
-	digest := state.Digest(membership)
+	digest := state.Digest(current)
 	s := newSession(in, opts)
 	s.begin("up", len(in.Hosts)+len(departed))
 	out := &Outcome{}
@@ -73,7 +79,24 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 		out.Result = s.finish("up", out.Note)
 		return out, nil
 	}
-	notes, err := s.up(ctx, joined, departed, known, digest, configured)
+	var notes []string
+	if len(replaced) > 0 {
+		// Another machine under a known name starts afresh: no setup
+		// done, no release on it.
+		notes = append(notes, names(replaced)+": a new machine under a known name, set up as a new instance")
+		if !s.opts.Check {
+			var gone []string
+			for _, h := range replaced {
+				gone = append(gone, h.Name)
+				delete(known, h.Name)
+			}
+			if err := in.Store.SaveMembers(ctx, nil, gone); err != nil {
+				return nil, err
+			}
+		}
+	}
+	more, err := s.up(ctx, joined, departed, known, digest, configured)
+	notes = append(notes, more...)
 	out.Note = strings.Join(notes, "; ")
 	out.Result = s.finish("up", out.Note)
 	return out, err
@@ -318,6 +341,26 @@ func (s *session) reach(ctx context.Context, hosts []*inventory.Host) []*invento
 		return slices.Index(hosts, a) - slices.Index(hosts, b)
 	})
 	return down
+}
+
+// membership is what configure is for: each instance's layers and
+// machine. The machine is part of it: a replaced instance under the same
+// name has another address the others must learn.
+func membership(hosts []*inventory.Host) map[string][]string {
+	out := map[string][]string{}
+	for _, h := range hosts {
+		out[h.Name] = append(slices.Clone(h.Layers), "@"+machine(h))
+	}
+	return out
+}
+
+// machine tells one machine from another under the same name: its EC2
+// instance id when the inventory gives one, else where it is reached.
+func machine(h *inventory.Host) string {
+	if v, ok := h.Vars["instance_id"]; ok && v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
+		return "id " + v.AsString()
+	}
+	return fmt.Sprintf("ssh %s:%d", h.Addr(), h.Port)
 }
 
 // sameSet reports whether a and b hold the same strings.
