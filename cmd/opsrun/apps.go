@@ -90,12 +90,14 @@ func NewCmdUp(f *Factory, runF func(*LifecycleOptions) error) *cobra.Command {
 opsrun up last saw (kept in the state store), and act as OpsWorks does when
 instances start and stop:
 
-  - an instance that left: its layers' shutdown recipes run on it if it
-    still answers, then it is forgotten;
-  - an instance that joined: its layers' setup recipes, then every app
-    already deployed on the stack is deployed to it (its last release);
-  - when membership changed: configure runs on EVERY instance of the stack,
-    with layer.NAME.instances listing the new membership.
+  1. an instance that joined (or another machine under a known name): its
+     layers' setup recipes, then every app already deployed on the stack
+     is deployed to it (its last release);
+  2. when membership changed: configure runs on EVERY instance of the
+     stack, with layer.NAME.instances listing the new membership;
+  3. an instance that left, once configure has completed without it (so
+     load balancers no longer send it requests): its layers' shutdown
+     recipes run on it if it still answers, then it is forgotten.
 
 When nothing changed, nothing runs but a check that every instance answers.
 A run killed part way is taken up by the next one: an instance whose setup
