@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,8 +19,9 @@ type Options struct {
 	Logger *slog.Logger // nil logs nowhere
 }
 
-// Result is one instance's sample: Metrics when Err is nil. Err wraps the
-// transport's sentinels (transport.ErrUnreachable, ...) or ErrParse.
+// Result is one instance's sample: Metrics when Err is nil. Err names the
+// host and wraps the transport's sentinels (transport.ErrUnreachable, ...),
+// ErrParse or the context's error.
 type Result struct {
 	Host    *inventory.Host
 	Metrics Metrics
@@ -70,12 +72,12 @@ func Collect(ctx context.Context, d transport.Dialer, hosts []*inventory.Host, o
 func sample(ctx context.Context, d transport.Dialer, h *inventory.Host) (Metrics, error) {
 	conn, err := d.Dial(ctx, h)
 	if err != nil {
-		return Metrics{}, err
+		return Metrics{}, hostError(h, "connect", err)
 	}
 	defer conn.Close()
 	res, err := conn.Run(ctx, transport.Cmd{Command: script})
 	if err != nil {
-		return Metrics{}, err
+		return Metrics{}, hostError(h, "run", err)
 	}
 	if res.ExitStatus != 0 {
 		return Metrics{}, fmt.Errorf("%s: sampling /proc exited %d: %s: %w", h.Name, res.ExitStatus, firstLine(res.Stderr), ErrParse)
@@ -85,6 +87,16 @@ func sample(ctx context.Context, d transport.Dialer, h *inventory.Host) (Metrics
 		return Metrics{}, fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return m, nil
+}
+
+// hostError makes sure err names the host, as the SSH transport's errors
+// already do, so a caller can print it alone.
+func hostError(h *inventory.Host, op string, err error) error {
+	var he *transport.HostError
+	if errors.As(err, &he) {
+		return err
+	}
+	return &transport.HostError{Host: h.Name, Op: op, Err: err}
 }
 
 func firstLine(b []byte) string {
