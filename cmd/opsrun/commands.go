@@ -18,4 +18,5 @@ func addCommands(root *cobra.Command, f *Factory) {
 	root.AddCommand(NewCmdRollback(f, nil))
 	root.AddCommand(NewCmdUndeploy(f, nil))
 	root.AddCommand(NewCmdReleases(f, nil))
+	root.AddCommand(NewCmdWatch(f, nil))
 }
