@@ -10,6 +10,10 @@
 // operation this server does not implement answers InvalidAction, so a
 // missing operation shows up as an AWS error rather than a silent success.
 //
+// CloudWatch's PutMetricData is answered in Smithy RPC v2 CBOR and its
+// datums recorded for tests (see cloudwatch.go); other CloudWatch
+// operations answer UnknownOperationException.
+//
 // The instances the server reports are a Go slice it is given; see
 // FleetInstances for building them from a testenv fleet.
 package awsapi
@@ -20,6 +24,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -44,6 +49,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	instances []Instance
+	// metricRequests are the PutMetricData requests received (cloudwatch.go).
+	metricRequests [][]MetricDatum
 }
 
 // New returns a server reporting instances, in order.
@@ -74,6 +81,10 @@ func cloneInstances(in []Instance) []Instance {
 
 // ServeHTTP answers one EC2 Query request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, cloudWatchPathPrefix) {
+		s.serveCloudWatch(w, r)
+		return
+	}
 	reqID := newRequestID()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, reqID, &apiError{Code: "InvalidHttpRequest", Message: "The EC2 Query API takes POST (or GET) requests, not " + r.Method + "."})
