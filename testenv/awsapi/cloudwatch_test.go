@@ -12,25 +12,22 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
 )
 
-// cloudWatchClient is the real SDK client pointed at srv.
+// cloudWatchClient is the real SDK client, from its standard
+// configuration, pointed at srv by Serve.
 func cloudWatchClient(t *testing.T, srv *Server) *cloudwatch.Client {
 	t.Helper()
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return cloudwatch.NewFromConfig(aws.Config{
-		Region:      "eu-west-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		HTTPClient:  ts.Client(),
-	}, func(o *cloudwatch.Options) {
-		o.BaseEndpoint = aws.String(ts.URL)
-		o.RetryMaxAttempts = 1
-	})
+	Serve(t, srv)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.RetryMaxAttempts = 1 })
 }
 
 func datum(name string, v float64, dims ...string) types.MetricDatum {
