@@ -11,6 +11,7 @@ import (
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/engine/transport/local"
 	"github.com/opsrun/opsrun/inventory"
+	"github.com/opsrun/opsrun/testenv/awsapi"
 )
 
 func TestWatchFlags(t *testing.T) {
@@ -56,7 +57,9 @@ func (d refusingDialer) Dial(ctx context.Context, h *inventory.Host) (transport.
 	return d.Dialer.Dial(ctx, h)
 }
 
-func TestWatchOnceStdout(t *testing.T) {
+// watchStack writes a stack of two local hosts: a in web, b in web and db.
+func watchStack(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := `stack "w" {}
 layer "web" {}
@@ -71,11 +74,18 @@ host "b" {
 	if err := os.WriteFile(filepath.Join(dir, "stack.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(d transport.Dialer) (ExitCode, string, string) {
-		streams, out, errOut := testIO()
-		opts := &WatchOptions{StackOptions: StackOptions{IO: streams, Dir: dir, f: &Factory{IO: streams}}, Once: true, MetricsSink: "stdout", Forks: 10, Dialer: d}
-		return exitOf(watchRun(context.Background(), opts)), out.String(), errOut.String()
-	}
+	return dir
+}
+
+func runWatch(dir, sink string, d transport.Dialer) (ExitCode, string, string) {
+	streams, out, errOut := testIO()
+	opts := &WatchOptions{StackOptions: StackOptions{IO: streams, Dir: dir, f: &Factory{IO: streams}}, Once: true, MetricsSink: sink, Forks: 10, Dialer: d}
+	return exitOf(watchRun(context.Background(), opts)), out.String(), errOut.String()
+}
+
+func TestWatchOnceStdout(t *testing.T) {
+	dir := watchStack(t)
+	run := func(d transport.Dialer) (ExitCode, string, string) { return runWatch(dir, "stdout", d) }
 
 	code, out, errOut := run(local.Dialer{})
 	if code != ExitOK {
@@ -99,5 +109,40 @@ host "b" {
 	code, out, errOut = run(refusingDialer{down: "b"})
 	if code != ExitUnreachable || !strings.Contains(errOut, "b: connect: connection refused: host unreachable (unreachable") || strings.Count(out, "\n") != 2*15 || strings.Contains(out, "layer:db") {
 		t.Errorf("b down: exit %d, want 3 and metrics of a and layer:web only\n%s%s", code, out, errOut)
+	}
+}
+
+// TestWatchOnceCloudWatch pushes a round to the local AWS endpoint through
+// the SDK's standard configuration (the environment aws.env sets).
+func TestWatchOnceCloudWatch(t *testing.T) {
+	dir := watchStack(t)
+	srv := awsapi.New(nil)
+	awsapi.Serve(t, srv)
+	code, out, errOut := runWatch(dir, "cloudwatch", local.Dialer{})
+	if code != ExitOK || out != "" || !strings.Contains(errOut, "Pushed 75 datums to CloudWatch (namespace OpsRun) in 1 request") {
+		t.Fatalf("exit %d\nstdout %q\n%s", code, out, errOut)
+	}
+	reqs := srv.PutMetricDataRequests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	// a in web; b in web and db (one set each); layers web and db.
+	names := map[string]int{}
+	for _, d := range reqs[0] {
+		if d.Namespace != "OpsRun" || d.Dimensions["stack"] != "w" {
+			t.Fatalf("datum %+v", d)
+		}
+		names[d.Dimensions["instance"]+"/"+d.Dimensions["layer"]]++
+	}
+	for _, k := range []string{"a/web", "b/web", "b/db", "/web", "/db"} {
+		if names[k] != 15 {
+			t.Errorf("%s: %d datums, want 15 (%v)", k, names[k], names)
+		}
+	}
+
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	if code, _, _ := runWatch(dir, "cloudwatch", local.Dialer{}); code != ExitError {
+		t.Errorf("no region: exit %d, want 1", code)
 	}
 }
