@@ -33,7 +33,8 @@ type PutMetricDataAPI interface {
 
 // NewCloudWatchClient builds a CloudWatch client from the SDK's standard
 // configuration (environment, shared profiles, SSO, IMDS; AWS_ENDPOINT_URL
-// included), as the EC2 inventory does.
+// included), as the EC2 inventory does, and fails with ErrCloudWatch and
+// advice when there is no region or no credentials.
 func NewCloudWatchClient(ctx context.Context) (*cloudwatch.Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -41,6 +42,14 @@ func NewCloudWatchClient(ctx context.Context) (*cloudwatch.Client, error) {
 	}
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("%w: no AWS region: set AWS_REGION or a region in the profile's ~/.aws/config, or use --metrics-sink stdout", ErrCloudWatch)
+	}
+	// Asked now, so missing credentials stop the command before it
+	// samples any host, with advice the SDK's own error lacks.
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or configure a profile (`aws configure`, `aws sso login`), or use --metrics-sink stdout: %w", ErrCloudWatch, err)
 	}
 	return cloudwatch.NewFromConfig(cfg), nil
 }

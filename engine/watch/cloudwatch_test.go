@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,12 +102,17 @@ func TestPushBatches(t *testing.T) {
 	}
 }
 
-func TestNewCloudWatchClientNeedsRegion(t *testing.T) {
+func TestNewCloudWatchClientNeedsRegionAndCredentials(t *testing.T) {
 	endpoint(t)
 	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-	if _, err := NewCloudWatchClient(context.Background()); !errors.Is(err, ErrCloudWatch) {
+	if _, err := NewCloudWatchClient(context.Background()); !errors.Is(err, ErrCloudWatch) || !strings.Contains(err.Error(), "no AWS region") {
 		t.Errorf("err %v, want ErrCloudWatch saying to set a region", err)
+	}
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if _, err := NewCloudWatchClient(context.Background()); !errors.Is(err, ErrCloudWatch) || !strings.Contains(err.Error(), "no AWS credentials") {
+		t.Errorf("err %v, want ErrCloudWatch saying to configure credentials", err)
 	}
 }
 
