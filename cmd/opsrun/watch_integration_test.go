@@ -10,11 +10,12 @@ import (
 
 	"github.com/opsrun/opsrun/engine/watch"
 	"github.com/opsrun/opsrun/testenv"
+	"github.com/opsrun/opsrun/testenv/awsapi"
 )
 
-// TestWatchFleet runs `opsrun watch --once --metrics-sink stdout` over SSH
-// against two real hosts and checks the figures against the hosts' own
-// /proc.
+// TestWatchFleet runs `opsrun watch --once` over SSH against two real
+// hosts, with the stdout sink and then the CloudWatch one (the local
+// endpoint), and checks the figures against the hosts' own /proc.
 func TestWatchFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Docker hosts")
@@ -58,7 +59,7 @@ func TestWatchFleet(t *testing.T) {
 			t.Errorf("%s: implausible %v", name, m)
 		}
 	}
-	for _, host := range []string{"app-1", "app-2"} {
+	memTotal := func(host string) float64 {
 		b, err := fleet.Exec(context.Background(), host, "awk", "/MemTotal/{print $2}", "/proc/meminfo")
 		if err != nil {
 			t.Fatal(err)
@@ -67,8 +68,42 @@ func TestWatchFleet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got[host]["memory_total"] != want {
+		return want
+	}
+	for _, host := range []string{"app-1", "app-2"} {
+		if want := memTotal(host); got[host]["memory_total"] != want {
 			t.Errorf("%s: memory_total %v, the host says %v", host, got[host]["memory_total"], want)
+		}
+	}
+
+	// The default sink: the same round reaches the local CloudWatch.
+	srv := awsapi.New(nil)
+	awsapi.Serve(t, srv)
+	streams, out, errOut = testIO()
+	if code := Main([]string{"watch", dir, "-i", fleet.InventoryPath, "--ssh-config", "none", "--once"}, streams); code != ExitOK {
+		t.Fatalf("cloudwatch: exit %d\n%s%s", code, out, errOut)
+	}
+	pushed := map[string]map[string]float64{}
+	for _, req := range srv.PutMetricDataRequests() {
+		for _, d := range req {
+			key := d.Dimensions["instance"]
+			if key == "" {
+				key = "layer:" + d.Dimensions["layer"]
+			}
+			if pushed[key] == nil {
+				pushed[key] = map[string]float64{}
+			}
+			pushed[key][d.MetricName] = d.Value
+		}
+	}
+	for _, key := range []string{"app-1", "app-2", "layer:app"} {
+		if len(pushed[key]) != 15 || pushed[key]["load_1"] < 0 {
+			t.Errorf("%s: pushed %v, want 15 plausible metrics", key, pushed[key])
+		}
+	}
+	for _, host := range []string{"app-1", "app-2"} {
+		if want := memTotal(host); pushed[host]["memory_total"] != want {
+			t.Errorf("%s: pushed memory_total %v, the host says %v", host, pushed[host]["memory_total"], want)
 		}
 	}
 }
