@@ -29,6 +29,8 @@ demo: build
 	$(BIN) deploy shop $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
 	$(BIN) deploy shopworker $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
 	@echo; echo "== six requests through the load balancer: both app instances answer, the visit count grows"
+	@# HAProxy takes a few seconds of health checks to see the last deployed instance up.
+	@$(BIN) exec -i $(DEMO_FIRST) --hosts lb-1 -- 'for i in $$(seq 30); do [ "$$(for j in 1 2 3 4; do curl -sf http://localhost/; done | cut -d: -f1 | sort -u | wc -l)" -ge 2 ] && exit 0; sleep 1; done' >/dev/null 2>&1 || true
 	$(BIN) exec -i $(DEMO_FIRST) --hosts lb-1 -- 'for i in 1 2 3 4 5 6; do curl -sf http://localhost/; done'
 	@echo; echo "== the releases, and the history of what ran"
 	$(BIN) releases shop $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsrun/opsrun/playbooks/playtest"
 )
@@ -61,6 +62,24 @@ func answers(t *testing.T, lb string, n int) map[string]int {
 	return seen
 }
 
+// answersFrom repeats answers until every one of hosts has answered or
+// 30 s pass, and returns the last count.
+func answersFrom(t *testing.T, lb string, hosts ...string) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := answers(t, lb, 12)
+		all := true
+		for _, h := range hosts {
+			all = all && seen[h] > 0
+		}
+		if all || time.Now().After(deadline) {
+			return seen
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 func TestShopFlow(t *testing.T) {
 	h := pool.Take(t, 6)
 	lb, app1, app2, app3, db, worker := h[0], h[1], h[2], h[3], h[4], h[5]
@@ -71,8 +90,9 @@ func TestShopFlow(t *testing.T) {
 	s.Deploy("shopworker")
 
 	// Both app instances answer through the load balancer, sharing the
-	// database's visit count.
-	seen := answers(t, lb, 12)
+	// database's visit count — once HAProxy's health checks have seen the
+	// last deployed instance up (rise 2, every 2 s).
+	seen := answersFrom(t, lb, app1, app2)
 	if seen[app1] == 0 || seen[app2] == 0 || seen["FAILED"] > 0 {
 		t.Fatalf("through the LB: %v", seen)
 	}
@@ -82,7 +102,7 @@ func TestShopFlow(t *testing.T) {
 	all := map[string][]string{"lb": {lb}, "app": {app1, app2, app3}, "db": {db}, "worker": {worker}}
 	s.Load(all)
 	s.Up()
-	seen = answers(t, lb, 12)
+	seen = answersFrom(t, lb, app1, app2, app3)
 	if seen[app3] == 0 || seen["FAILED"] > 0 {
 		t.Fatalf("after app-3 joined: %v", seen)
 	}
