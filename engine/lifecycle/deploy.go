@@ -87,8 +87,6 @@ func releaseID(now time.Time, last *state.Release) string {
 
 const idLayout = "20060102T150405Z"
 
-var idRE = regexp.MustCompile(releaseIDPattern)
-
 // Deploy ships a new release of an app to the instances of its layers,
 // batch by batch (the app's serial): prepare the release on the batch,
 // migrate once (first batch, one instance), switch current and run the
@@ -250,7 +248,7 @@ func (s *session) deployBatch(ctx context.Context, g steps, label string, rel *s
 			return switched, nil, err
 		}
 		ok, _ := s.healthy(hostsNamed(batch, switched))
-		s.healthCheck(ctx, s.in.Stack, a, ok, layerOf(a))
+		s.healthCheck(ctx, a, ok)
 	}
 	good, failed := s.healthy(batch)
 	good = hostsNamed(good, switched)
@@ -348,7 +346,7 @@ func (s *session) switchBack(ctx context.Context, a *stack.App, hosts []*invento
 	if err != nil {
 		return err
 	}
-	s.healthCheck(ctx, s.in.Stack, a, switched, layerOf(a))
+	s.healthCheck(ctx, a, switched)
 	return nil
 }
 

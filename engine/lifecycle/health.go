@@ -68,13 +68,14 @@ case "$code" in 2??|3??) exit 0 ;; esac
 echo "HTTP $code $rest" >&2; exit 1`
 
 // healthCheck runs the app's health check on hosts in parallel, each
-// with its retries, and reports one task per host. It returns the hosts
-// whose check failed.
-func (s *session) healthCheck(ctx context.Context, st *stack.Stack, app *stack.App, hosts []*inventory.Host, layer func(*inventory.Host) string) []*inventory.Host {
+// with its retries, and reports one task per host: a failed check counts
+// against its host in the operation's recap.
+func (s *session) healthCheck(ctx context.Context, app *stack.App, hosts []*inventory.Host) {
 	hc := app.HealthCheck
 	if hc == nil || len(hosts) == 0 {
-		return nil
+		return
 	}
+	layer := layerOf(app)
 	addr := "app." + app.Name + ".health"
 	what := "health check " + hc.URL
 	if hc.Command != "" {
@@ -85,36 +86,30 @@ func (s *session) healthCheck(ctx context.Context, st *stack.Stack, app *stack.A
 		for _, h := range hosts {
 			s.task(run.Event{Host: h.Name, Layer: layer(h), Resource: addr, Status: run.StatusSkipped, Reason: "check mode: " + what + " is run after a real switch"})
 		}
-		return nil
+		return
 	}
 	script := healthScript(app)
-	var mu sync.Mutex
-	var failed []*inventory.Host
 	var wg sync.WaitGroup
 	for _, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			attempts, err := s.probeHealth(ctx, st, h, script, app.Sensitive(), hc)
+			attempts, err := s.probeHealth(ctx, h, script, app.Sensitive(), hc)
 			e := run.Event{Host: h.Name, Layer: layer(h), Resource: addr, Status: run.StatusOK, Actions: []string{what}}
 			if attempts > 1 {
 				e.Attempts = attempts
 			}
 			if err != nil {
 				e.Status, e.Error = run.StatusFailed, what+" failed: "+err.Error()
-				mu.Lock()
-				failed = append(failed, h)
-				mu.Unlock()
 			}
 			s.task(e)
 		}()
 	}
 	wg.Wait()
-	return failed
 }
 
 // probeHealth tries the check up to 1+Retries times, Interval apart.
-func (s *session) probeHealth(ctx context.Context, st *stack.Stack, h *inventory.Host, script string, sensitive bool, hc *stack.HealthCheck) (int, error) {
+func (s *session) probeHealth(ctx context.Context, h *inventory.Host, script string, sensitive bool, hc *stack.HealthCheck) (int, error) {
 	conn, err := s.dialer.Dial(ctx, h)
 	if err != nil {
 		return 0, err
@@ -122,7 +117,7 @@ func (s *session) probeHealth(ctx context.Context, st *stack.Stack, h *inventory
 	var last error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, hc.Timeout+10*time.Second)
-		_, err := run.Exec(actx, conn, modules.Action{Command: script}, st.Settings.Become, sensitive)
+		_, err := run.Exec(actx, conn, modules.Action{Command: script}, s.in.Stack.Settings.Become, sensitive)
 		cancel()
 		if err == nil {
 			return attempt, nil
