@@ -16,8 +16,10 @@ var layerSchema = &hcl.BodySchema{
 		{Name: "depends_on"},
 		{Name: "max_fail_percentage"},
 		{Name: "settings"},
+		{Name: "auto_healing"},
+		{Name: "target_groups"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "on", LabelNames: []string{"event"}}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "on", LabelNames: []string{"event"}}, {Type: "health_check"}, {Type: "rds"}},
 }
 
 // recipeDecl is a recipe as written, before its includes are expanded.
@@ -160,6 +162,9 @@ func (l *loader) decodeLayer(ly *Layer, b *hcl.Block) {
 
 	events := map[string]hcl.Range{}
 	for _, eb := range content.Blocks {
+		if eb.Type != "on" {
+			continue
+		}
 		event := eb.Labels[0]
 		if !slices.Contains(Events, event) {
 			l.add(&hcl.Diagnostic{
@@ -182,6 +187,7 @@ func (l *loader) decodeLayer(ly *Layer, b *hcl.Block) {
 		events[event] = eb.DefRange
 		ly.Events[event] = l.expand(l.decodeItems(eb.Body, ""), nil, nil)
 	}
+	l.decodeLayerWatch(ly, content)
 
 	if builtin != nil {
 		ly.Settings = mergeSettings(builtin.Settings, ly.Settings)

@@ -85,7 +85,7 @@ func Load(fsys fs.FS, dir string, in Inputs, reg modules.Registry) (*Stack, hcl.
 		s: &Stack{
 			Name:      filepath.Base(dir),
 			Dir:       dir,
-			Settings:  Settings{Forks: 100, Become: true},
+			Settings:  Settings{Forks: 100, Become: true, Watch: defaultWatch()},
 			Variables: map[string]*Variable{},
 			Vars:      cty.EmptyObjectVal,
 			Locals:    cty.EmptyObjectVal,
@@ -223,7 +223,7 @@ func (l *loader) parseFiles(fsys fs.FS) []*hcl.File {
 
 var stackSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "os"}, {Name: "forks"}, {Name: "become"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "ssh"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "ssh"}, {Type: "watch"}},
 }
 
 // sshDropped are the inventory host attributes that make no sense as
@@ -260,17 +260,24 @@ func (l *loader) decodeStackBlocks(blocks []*hcl.Block) {
 				l.s.Settings.Become = v.True()
 			}
 		}
-		for j, sb := range content.Blocks {
-			if j > 0 {
+		first := map[string]*hcl.Block{}
+		for _, sb := range content.Blocks {
+			if prev := first[sb.Type]; prev != nil {
 				l.add(&hcl.Diagnostic{
 					Severity: hcl.DiagError,
-					Summary:  "Duplicate ssh block",
-					Detail:   fmt.Sprintf("The stack block takes one ssh block; the first is at %s.", l.s.at(content.Blocks[0].DefRange)),
+					Summary:  "Duplicate " + sb.Type + " block",
+					Detail:   fmt.Sprintf("The stack block takes one %s block; the first is at %s.", sb.Type, l.s.at(prev.DefRange)),
 					Subject:  sb.DefRange.Ptr(),
 				})
 				continue
 			}
-			l.decodeSSH(sb)
+			first[sb.Type] = sb
+			switch sb.Type {
+			case "ssh":
+				l.decodeSSH(sb)
+			case "watch":
+				l.decodeWatch(sb)
+			}
 		}
 	}
 }

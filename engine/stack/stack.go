@@ -63,9 +63,11 @@ type Stack struct {
 
 // Settings are the stack block's stack-wide settings.
 type Settings struct {
-	OS        string // default OS family, informational ("debian")
-	Forks     int    // hosts in flight at once (default 100)
-	Become    bool   // run recipes through sudo (default true)
+	OS     string // default OS family, informational ("debian")
+	Forks  int    // hosts in flight at once (default 100)
+	Become bool   // run recipes through sudo (default true)
+	// Watch are the watch block's settings, defaults when there is none.
+	Watch     Watch
 	DeclRange hcl.Range
 }
 
@@ -105,7 +107,19 @@ type Layer struct {
 	MaxFailPercentage int
 	// Events holds the resources each lifecycle event runs, in order:
 	// included recipes expanded in place, built-in layer recipes first.
-	Events    map[string][]*Resource
+	Events map[string][]*Resource
+	// AutoHealing is how `opsrun watch` heals the layer's unhealthy
+	// instances: "" (never), HealAuto, or one of HealModes.
+	AutoHealing string
+	// HealthCheck is what the watcher asks of each instance besides an
+	// SSH round trip; nil when the layer has none.
+	HealthCheck *HealthCheck
+	// TargetGroups are ELBv2 target group ARNs the layer's instances are
+	// registered in: deploy and shutdown take an instance out (draining)
+	// before touching it and put it back after its health check passes.
+	TargetGroups []string
+	// RDS, when set, makes the layer an RDS DB instance without SSH.
+	RDS       *RDS
 	DeclRange hcl.Range
 
 	dependsOn []ref
