@@ -35,6 +35,8 @@
 //	          release, releases kept on disk)
 //	deploys   app releases: APP NUL ID → JSON Release, those some
 //	          placement keeps plus the MaxReleases newest per app
+//	watch     the watcher: "leader" → JSON Lease; "health" NUL HOST →
+//	          JSON Health (consecutive failures, heal back-off)
 //
 // Every change is one short transaction, so a membership change and the
 // placements it removes commit together. Buckets are created when
@@ -64,6 +66,7 @@ var (
 	bucketMembers  = []byte("members")
 	bucketReleases = []byte("releases")
 	bucketDeploys  = []byte("deploys")
+	bucketWatch    = []byte("watch")
 )
 
 const schemaVersion = "1"
@@ -167,7 +170,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) (err err
 	}()
 	defer s.recoverCorrupt(&err)
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketLock, bucketRuns, bucketMembers, bucketReleases, bucketDeploys} {
+		for _, b := range [][]byte{bucketMeta, bucketLock, bucketRuns, bucketMembers, bucketReleases, bucketDeploys, bucketWatch} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
