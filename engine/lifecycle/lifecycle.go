@@ -66,6 +66,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock release ids are made from; nil means time.Now.
 	Now func() time.Time
+	// Reset names instances Up sets up again as though another machine had
+	// joined under their names: setup, every app's last release, then
+	// configure everywhere. It is how the watcher heals an instance that
+	// was restarted or that stopped answering.
+	Reset []string
 }
 
 // Outcome is a finished operation: the merged recap of its phases and a

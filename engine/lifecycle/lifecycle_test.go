@@ -877,3 +877,52 @@ func TestUpSetsUpAReplacedMachine(t *testing.T) {
 		t.Error("the others were not configured for the new machine")
 	}
 }
+
+// Options.Reset sets up a known, unchanged instance again (the watcher's
+// heal): setup, the app's last release, and configure everywhere, though
+// membership is the same.
+func TestUpResetsAnInstance(t *testing.T) {
+	f := newFleet(t)
+	ctx := context.Background()
+	one := hosts("a1:app", "a2:app")
+	if _, err := Up(ctx, f.input(one), f.options(false)); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := f.deploy(t, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a2 lost its setup and its release (a disk replaced, a restart that
+	// did not come back right); nothing about its name or address changed.
+	if err := os.RemoveAll(f.path("a2", "")); err != nil {
+		t.Fatal(err)
+	}
+	f.events = nil
+	opts := f.options(false)
+	opts.Reset = []string{"a2"}
+	out, err := Up(ctx, f.input(hosts("a1:app", "a2:app")), opts)
+	if err != nil {
+		t.Fatalf("up: %v (%s)", err, out.Note)
+	}
+	if !strings.Contains(out.Note, "a2: set up again from scratch") {
+		t.Errorf("note: %s", out.Note)
+	}
+	if got := f.read("a2", "setup"); got != "a2\n" {
+		t.Errorf("a2 not set up again: %q", got)
+	}
+	if got := f.current("a2"); got != dep.Release {
+		t.Errorf("a2 current %q, want the release %s again", got, dep.Release)
+	}
+	var configured bool
+	for _, e := range f.events {
+		configured = configured || e.Type == run.TypePhase && strings.HasPrefix(e.Message, "configure")
+	}
+	if !configured {
+		t.Error("configure did not run everywhere after the reset")
+	}
+	// Without Reset the same inventory is left alone.
+	out, err = Up(ctx, f.input(hosts("a1:app", "a2:app")), f.options(false))
+	if err != nil || !strings.Contains(out.Note, "nothing changed") {
+		t.Errorf("next up: %v %q", err, out.Note)
+	}
+}

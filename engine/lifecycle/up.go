@@ -42,12 +42,16 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	for _, m := range members {
 		known[m.Name] = m
 	}
-	var joined, replaced []*inventory.Host
+	var joined, replaced, reset []*inventory.Host
 	current := membership(in.Hosts)
 	for _, h := range in.Hosts {
 		m := known[h.Name]
 		switch {
 		case m != nil && m.Host != nil && machine(m.Host) != machine(h):
+			replaced = append(replaced, h)
+			joined = append(joined, h)
+		case m != nil && slices.Contains(opts.Reset, h.Name):
+			reset = append(reset, h)
 			replaced = append(replaced, h)
 			joined = append(joined, h)
 		case m == nil || m.SetupAt.IsZero() || !sameSet(m.Layers, h.Layers):
@@ -83,7 +87,12 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	if len(replaced) > 0 {
 		// Another machine under a known name starts afresh: no setup
 		// done, no release on it.
-		notes = append(notes, names(replaced)+": a new machine under a known name, set up as a new instance")
+		if other := slices.DeleteFunc(slices.Clone(replaced), func(h *inventory.Host) bool { return slices.Contains(reset, h) }); len(other) > 0 {
+			notes = append(notes, names(other)+": a new machine under a known name, set up as a new instance")
+		}
+		if len(reset) > 0 {
+			notes = append(notes, names(reset)+": set up again from scratch, as asked")
+		}
 		if !s.opts.Check {
 			var gone []string
 			for _, h := range replaced {
