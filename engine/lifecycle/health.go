@@ -11,22 +11,30 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
 	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/modules"
 )
 
-// healthScript is the health check as one shell command on the host. An
+// healthScript is the app's health check as one shell command on the
+// host: run in the current release, with the app's environment.
+func healthScript(app *stack.App) string {
+	return CheckScript(app.HealthCheck, app.Environment, app.CurrentLink())
+}
+
+// CheckScript is a health check as one shell command on the host. An
 // HTTP check uses what the host has: curl, wget, busybox wget, or, on a
 // host with none of them, bash's /dev/tcp for a plain http:// URL. A 2xx
-// or 3xx status passes.
-func healthScript(app *stack.App) string {
-	hc := app.HealthCheck
+// or 3xx status passes. A command check runs in dir ("" for the login
+// directory) with env exported, under the check's timeout.
+func CheckScript(hc *stack.HealthCheck, env map[string]cty.Value, dir string) string {
 	var b strings.Builder
 	// The environment goes first: a command check sees what build saw.
-	for _, k := range slices.Sorted(maps.Keys(app.Environment)) {
-		v, _ := app.Environment[k].Unmark()
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		v, _ := env[k].Unmark()
 		s := ""
 		if v.IsKnown() && !v.IsNull() {
 			s = v.AsString()
@@ -35,7 +43,10 @@ func healthScript(app *stack.App) string {
 	}
 	secs := max(int(hc.Timeout.Round(time.Second)/time.Second), 1)
 	if hc.Command != "" {
-		fmt.Fprintf(&b, "cd %s && timeout %d sh -c %s", q(app.CurrentLink()), secs, q(hc.Command))
+		if dir != "" {
+			fmt.Fprintf(&b, "cd %s && ", q(dir))
+		}
+		fmt.Fprintf(&b, "timeout %d sh -c %s", secs, q(hc.Command))
 		return b.String()
 	}
 	u := hc.URL

@@ -47,7 +47,7 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	for _, h := range in.Hosts {
 		m := known[h.Name]
 		switch {
-		case m != nil && m.Host != nil && machine(m.Host) != machine(h):
+		case m != nil && m.Host != nil && Machine(m.Host) != Machine(h):
 			replaced = append(replaced, h)
 			joined = append(joined, h)
 		case m != nil && slices.Contains(opts.Reset, h.Name):
@@ -358,14 +358,14 @@ func (s *session) reach(ctx context.Context, hosts []*inventory.Host) []*invento
 func membership(hosts []*inventory.Host) map[string][]string {
 	out := map[string][]string{}
 	for _, h := range hosts {
-		out[h.Name] = append(slices.Clone(h.Layers), "@"+machine(h))
+		out[h.Name] = append(slices.Clone(h.Layers), "@"+Machine(h))
 	}
 	return out
 }
 
-// machine tells one machine from another under the same name: its EC2
+// Machine tells one machine from another under the same name: its EC2
 // instance id when the inventory gives one, else where it is reached.
-func machine(h *inventory.Host) string {
+func Machine(h *inventory.Host) string {
 	if v, ok := h.Vars["instance_id"]; ok && v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
 		return "id " + v.AsString()
 	}
