@@ -133,6 +133,10 @@ type Health struct {
 	BackoffUntil time.Time `json:"backoff_until,omitzero"`
 	LastHeal     time.Time `json:"last_heal,omitzero"`
 	LastHealRun  string    `json:"last_heal_run,omitempty"`
+	// Healing is the heal under way ("restart", "replace", "setup"), set
+	// before the first change to the instance and cleared when the heal
+	// ends, so a watcher that died part way finishes it.
+	Healing string `json:"healing,omitempty"`
 }
 
 func healthKey(host string) []byte {

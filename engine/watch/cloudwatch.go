@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/opsrun/opsrun/inventory"
 )
@@ -124,10 +123,8 @@ func dimensions(nameValues ...string) []types.Dimension {
 // instanceID is the host's EC2 instance id when its inventory gave one (the
 // EC2 inventory sets host.vars.instance_id), else its name.
 func instanceID(h *inventory.Host) string {
-	if v, ok := h.Vars["instance_id"]; ok && v.IsKnown() && !v.IsNull() && v.Type() == cty.String && !v.IsMarked() {
-		if id := v.AsString(); id != "" {
-			return id
-		}
+	if id := ec2ID(h); id != "" {
+		return id
 	}
 	return h.Name
 }
