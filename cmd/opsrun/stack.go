@@ -23,6 +23,7 @@ import (
 	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/inventory"
+	rdsinv "github.com/opsrun/opsrun/inventory/rds"
 	"github.com/opsrun/opsrun/modules"
 	"github.com/opsrun/opsrun/modules/registry"
 	"github.com/opsrun/opsrun/playbooks"
@@ -50,6 +51,9 @@ type loaded struct {
 	stack *stack.Stack
 	hosts []*inventory.Host
 	reg   modules.Registry
+	// rds are the DB instances of the stack's rds layers (loadAll), also
+	// in stack.External for recipes; they are not hosts.
+	rds []*rdsinv.Instance
 }
 
 // load reads the stack and the extra inventories, printing every

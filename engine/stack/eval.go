@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"github.com/opsrun/opsrun/modules"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -87,12 +88,13 @@ func LayerContext(ctx *hcl.EvalContext, layer string) *hcl.EvalContext {
 
 // LayerValues builds the layer variable: for each declared layer,
 // layer.NAME.name, .settings, .instances, the list of host objects given
-// for it in instances (an empty list when none is given), and .apps, the
-// apps deployed on the layer (as app.NAME shows them), in declaration
-// order: what a built-in app server runs.
+// for it in instances followed by the layer's External ones (an empty
+// list when there are none), and .apps, the apps deployed on the layer
+// (as app.NAME shows them), in declaration order: what a built-in app
+// server runs.
 func (s *Stack) LayerValues(instances map[string][]cty.Value) cty.Value {
 	return s.layerValues(func(name string) cty.Value {
-		hosts := instances[name]
+		hosts := append(slices.Clip(instances[name]), s.External[name]...)
 		if len(hosts) == 0 {
 			return cty.ListValEmpty(cty.DynamicPseudoType)
 		}

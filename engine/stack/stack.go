@@ -48,6 +48,11 @@ type Stack struct {
 	// EC2Inventories are the stack's inventory "ec2" blocks, decoded;
 	// run.DynamicHosts resolves them into hosts when a command needs them.
 	EC2Inventories []ec2inv.Config
+	// External are the entries of layer.NAME.instances that are not
+	// hosts, by layer name: an rds layer's DB instance, which
+	// run.ResolveRDS fills in when a command needs it. They are topology
+	// only: no run targets them and nothing connects to them.
+	External map[string][]cty.Value
 
 	Layers  []*Layer // in declaration order
 	Recipes map[string]*Recipe

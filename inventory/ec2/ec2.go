@@ -14,7 +14,6 @@ package ec2
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -22,13 +21,13 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/opsrun/opsrun/inventory"
+	"github.com/opsrun/opsrun/inventory/awsconfig"
 )
 
 // Defaults of an inventory block's settings.
@@ -73,12 +72,13 @@ type Config struct {
 	DeclRange hcl.Range
 }
 
-// Errors Resolve may wrap, for callers that act on the kind of failure.
+// Errors Resolve may wrap, for callers that act on the kind of failure:
+// package awsconfig's, which every AWS-backed inventory shares.
 var (
-	ErrNoRegion      = errors.New("no AWS region configured")
-	ErrNoCredentials = errors.New("no AWS credentials found")
-	ErrAccessDenied  = errors.New("access denied")
-	ErrUnreachable   = errors.New("cannot reach the EC2 API")
+	ErrNoRegion      = awsconfig.ErrNoRegion
+	ErrNoCredentials = awsconfig.ErrNoCredentials
+	ErrAccessDenied  = awsconfig.ErrAccessDenied
+	ErrUnreachable   = awsconfig.ErrUnreachable
 )
 
 // Error is a failure resolving one inventory block: it names the block's
@@ -111,33 +111,12 @@ func Resolve(ctx context.Context, cfg Config, log *slog.Logger) ([]*inventory.Ho
 	return hosts, nil
 }
 
-// newClient loads the SDK's standard configuration with cfg's region and
-// profile, and fails early, with advice, when there is no region or no
-// credentials: the SDK's own errors for those name neither the fix nor
-// the block.
+// newClient builds the EC2 client from the SDK's standard configuration
+// with cfg's region and profile (see awsconfig.Load).
 func newClient(ctx context.Context, cfg Config) (*awsec2.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconfig.Load(ctx, cfg.Region, cfg.Profile)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if awsCfg.Region == "" {
-		return nil, fmt.Errorf("%w: set region in the block, AWS_REGION, or a region in the profile's ~/.aws/config", ErrNoRegion)
-	}
-	if awsCfg.Credentials == nil {
-		return nil, fmt.Errorf("%w: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure a profile (`aws configure`, `aws sso login`)", ErrNoCredentials)
-	}
-	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure a profile (`aws configure`, `aws sso login`, profile = \"...\" in the block): %w", ErrNoCredentials, err)
+		return nil, err
 	}
 	return awsec2.NewFromConfig(awsCfg), nil
 }
@@ -231,7 +210,7 @@ func describe(ctx context.Context, client awsec2.DescribeInstancesAPIClient, fil
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classify(ctx, err)
+			return nil, awsconfig.APIError(ctx, err, "ec2", "DescribeInstances")
 		}
 		for _, r := range page.Reservations {
 			out = append(out, r.Instances...)

@@ -51,6 +51,8 @@ type Server struct {
 	instances []Instance
 	// metricRequests are the PutMetricData requests received (cloudwatch.go).
 	metricRequests [][]MetricDatum
+	// dbInstances are the RDS DB instances the server reports (rds.go).
+	dbInstances []DBInstance
 }
 
 // New returns a server reporting instances, in order.
@@ -98,6 +100,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action := r.Form.Get("Action")
 	if action == "" {
 		writeError(w, reqID, &apiError{Code: "MissingAction", Message: "The request must contain the parameter Action."})
+		return
+	}
+	if r.Form.Get("Version") == RDSVersion {
+		s.serveRDS(w, action, r.Form, reqID)
 		return
 	}
 	if v := r.Form.Get("Version"); v != EC2Version {
