@@ -170,7 +170,7 @@ func (o *StackOptions) loadAll(ctx context.Context) (*loaded, error) {
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}
-	l.hosts = hosts
+	l.static, l.hosts = l.hosts, hosts
 	if l.rds, err = run.ResolveRDS(ctx, l.stack, l.hosts, log); err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}

@@ -50,7 +50,10 @@ func (o *StackOptions) flags(cmd *cobra.Command) {
 type loaded struct {
 	stack *stack.Stack
 	hosts []*inventory.Host
-	reg   modules.Registry
+	// static are the hosts declared in files, before loadAll adds the
+	// dynamic inventories' (what the watcher resolves again each round).
+	static []*inventory.Host
+	reg    modules.Registry
 	// rds are the DB instances of the stack's rds layers (loadAll), also
 	// in stack.External for recipes; they are not hosts.
 	rds []*rdsinv.Instance
@@ -175,6 +178,9 @@ type RunOptions struct {
 	// Command is what the lock and the history call the run, when it is
 	// not opsrun run EVENT (opsrun up, deploy, ...).
 	Command string
+	// stop, when set, stops the run gently instead of the first interrupt
+	// (the watcher's heals stop when the watcher does).
+	stop <-chan struct{}
 }
 
 // NewCmdRun builds `opsrun run` (plan=false) or `opsrun plan` (plan=true).
@@ -317,8 +323,11 @@ func (opts *RunOptions) execute(ctx context.Context, l *loaded, checked []*inven
 	body func(context.Context, *work) (*run.Result, string, error)) error {
 	store := state.New(statePath(opts.State, opts.Dir), state.Options{Logger: opts.f.Logger})
 	runID := newRunID()
-	// From here the first interrupt stops gently (see Main).
-	stop := opts.f.stopSignal()
+	stop := opts.stop
+	if stop == nil {
+		// From here the first interrupt stops gently (see Main).
+		stop = opts.f.stopSignal()
+	}
 	w, done, err := opts.newWork(l, checked, runID, stop, store)
 	if err != nil {
 		return err

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/engine/transport/local"
 	"github.com/opsrun/opsrun/inventory"
@@ -26,11 +29,22 @@ func TestWatchFlags(t *testing.T) {
 	if got.Dir != "stacks/shop" || !got.Once || got.MetricsSink != "stdout" || got.Forks != 3 || got.Inventories[0] != "a.hcl" {
 		t.Errorf("options %+v", got)
 	}
+	if got.Interval != 0 || got.UnhealthyAfter != 0 || got.MaxHealing != -1 || got.HealLockTimeout != 10*time.Minute {
+		t.Errorf("defaults %+v: want the stack's watch block unless flags say otherwise", got)
+	}
+	cmd = NewCmdWatch(f, func(o *WatchOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--interval", "30s", "--unhealthy-after", "2m", "--max-healing", "2", "--state", "w.db"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Once || got.Interval != 30*time.Second || got.UnhealthyAfter != 2*time.Minute || got.MaxHealing != 2 || got.State != "w.db" {
+		t.Errorf("long-running options %+v", got)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--metrics-sink", "stdout"}, "long-running watcher"},
+		{[]string{"--interval", "-1s"}, "positive durations"},
 		{[]string{"--once", "--metrics-sink", "graphite"}, "must be stdout or cloudwatch"},
 		{[]string{"--once", "--metrics-sink", "stdout", "--forks", "0"}, "--forks"},
 	} {
@@ -144,5 +158,118 @@ func TestWatchOnceCloudWatch(t *testing.T) {
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	if code, _, _ := runWatch(dir, "cloudwatch", local.Dialer{}); code != ExitError {
 		t.Errorf("no region: exit %d, want 1", code)
+	}
+}
+
+// flakyDialer refuses one host for its first n dials, as an instance that
+// died and was brought back.
+type flakyDialer struct {
+	local.Dialer
+	host string
+	mu   sync.Mutex
+	n    int
+}
+
+func (d *flakyDialer) Dial(ctx context.Context, h *inventory.Host) (transport.Conn, error) {
+	d.mu.Lock()
+	refuse := h.Name == d.host && d.n > 0
+	if refuse {
+		d.n--
+	}
+	d.mu.Unlock()
+	if refuse {
+		return nil, &transport.HostError{Host: h.Name, Op: "connect", Err: fmt.Errorf("connection refused: %w", transport.ErrUnreachable)}
+	}
+	return d.Dialer.Dial(ctx, h)
+}
+
+// TestWatchHealsAndStops runs the long-running watcher on two local
+// hosts of an auto-healing layer: b fails two rounds (unhealthy_after is
+// two intervals), is set up again through opsrun up (recorded in the
+// history), and the watcher exits when its context ends.
+func TestWatchHealsAndStops(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	src := fmt.Sprintf(`stack "w" {
+  become = false
+  watch {
+    interval        = "1s"
+    unhealthy_after = "2s"
+  }
+}
+layer "web" {
+  auto_healing = true
+  on "setup" {
+    command "mark" {
+      command = "echo setup >> %[1]s/${host.name}.setups"
+    }
+  }
+}
+host "a" {
+  layers = ["web"]
+}
+host "b" {
+  layers = ["web"]
+}
+`, root)
+	if err := os.WriteFile(filepath.Join(dir, "stack.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o, out := lifecycleOpts(t, dir, "")
+	if err := upRun(ctx, o); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	streams, wout, werr := testIO()
+	opts := &WatchOptions{StackOptions: StackOptions{IO: streams, Dir: dir, f: &Factory{IO: streams}}, MetricsSink: "stdout", Forks: 10,
+		MaxHealing: -1, HealLockTimeout: time.Minute, Dialer: &flakyDialer{host: "b", n: 2}}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- watchRun(wctx, opts) }()
+	setups := func(host string) string {
+		b, _ := os.ReadFile(filepath.Join(root, host+".setups"))
+		return string(b)
+	}
+	store := state.New(state.DefaultPath(dir), state.Options{})
+	healed := func() *state.RunRecord {
+		runs, _ := store.History(ctx, 0)
+		for _, r := range runs {
+			if r.Command == "opsrun watch: heal" && r.Outcome != state.OutcomeRunning {
+				return r
+			}
+		}
+		return nil
+	}
+	deadline := time.Now().Add(time.Minute)
+	for healed() == nil {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("b not set up again; b.setups %q\n%s%s", setups("b"), wout, werr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watcher did not stop")
+	}
+	if got := setups("a"); got != "setup\n" {
+		t.Errorf("a was set up again: %q", got)
+	}
+	if got := setups("b"); got != "setup\nsetup\n" {
+		t.Errorf("b not set up again: %q", got)
+	}
+	if heal := healed(); heal.Outcome != state.OutcomeOK || !strings.Contains(heal.Note, "heal: b: set up again (b: connect: connection refused") {
+		t.Fatalf("heal in the history: %+v", heal)
+	}
+	if l, _ := state.New(state.DefaultPath(dir), state.Options{}).Leader(ctx); l != nil {
+		t.Errorf("the stopped watcher kept its lease: %+v", l)
+	}
+	if !strings.Contains(wout.String(), "a memory_total ") {
+		t.Errorf("no metrics on stdout:\n%s", wout)
 	}
 }

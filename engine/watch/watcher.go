@@ -434,3 +434,6 @@ func ec2ID(h *inventory.Host) string {
 	}
 	return v.AsString()
 }
+
+// ID is this watcher's run id, which its lease carries.
+func (w *Watcher) ID() string { return w.cfg.Me.RunID }
