@@ -66,6 +66,8 @@ type FleetStatus struct {
 type HostStatus struct {
 	Name, Container string
 	State           string // Docker's: running, exited, created, ...
+	// Status is Docker's description, e.g. "Exited (137) 2 seconds ago".
+	Status string
 }
 
 // Tuning of Up. Creation is bounded because each step is a round trip to
@@ -232,7 +234,7 @@ func (u *upper) up(ctx context.Context) (*Fleet, error) {
 	err = forEach(ctx, len(plans), createConcurrency, func(ctx context.Context, i int) error {
 		p := plans[i]
 		published := !s.Bastion || p.Name == BastionName
-		return u.createHost(ctx, p, published, cgroup2, hostFiles(hostKeys[i], clientKey))
+		return u.createHost(ctx, p, containerName(s.Name, p.Name), published, cgroup2, hostFiles(hostKeys[i], clientKey))
 	})
 	if err != nil {
 		return nil, err
@@ -244,7 +246,11 @@ func (u *upper) up(ctx context.Context) (*Fleet, error) {
 		}
 	}
 
-	hosts, err := u.inspect(ctx, plans)
+	names := make([]string, len(plans))
+	for i, p := range plans {
+		names[i] = containerName(s.Name, p.Name)
+	}
+	hosts, err := u.inspect(ctx, plans, names)
 	if err != nil {
 		return nil, err
 	}
@@ -264,27 +270,11 @@ func (u *upper) up(ctx context.Context) (*Fleet, error) {
 	}
 	u.log.Debug("hosts ready", "duration", time.Since(t0).Round(time.Millisecond))
 
-	known, err := renderKnownHosts(f)
+	files, err := renderFleetFiles(f)
 	if err != nil {
 		return nil, err
 	}
-	sshConfig, err := renderSSHConfig(f)
-	if err != nil {
-		return nil, err
-	}
-	state, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range []struct {
-		name string
-		data []byte
-	}{
-		{KnownHostsFile, known},
-		{SSHConfigFile, sshConfig},
-		{InventoryFile, renderInventory(f)},
-		{FleetFile, append(state, '\n')},
-	} {
+	for _, w := range files {
 		if err := u.write(w.name, w.data, 0o644); err != nil {
 			return nil, err
 		}
@@ -320,11 +310,11 @@ func (u *upper) write(name string, data []byte, mode fs.FileMode) error {
 	return nil
 }
 
-// createHost creates the container, injects the host's keys and starts it.
-// Keys go in between create and start so sshd never runs without them.
-func (u *upper) createHost(ctx context.Context, p hostPlan, published, cgroup2 bool, files []tarFile) error {
+// createHost creates the container name, injects the host's keys and
+// starts it. Keys go in between create and start so sshd never runs
+// without them.
+func (u *upper) createHost(ctx context.Context, p hostPlan, name string, published, cgroup2 bool, files []tarFile) error {
 	s := u.spec
-	name := containerName(s.Name, p.Name)
 	args := []string{"create", "--name", name, "--hostname", p.Name,
 		"--label", labelFleet + "=" + s.Name,
 		"--label", labelHost + "=" + p.Name,
@@ -383,12 +373,9 @@ type inspectResult struct {
 	}
 }
 
-// inspect reads every container's published port and fleet IP in one call.
-func (u *upper) inspect(ctx context.Context, plans []hostPlan) ([]Host, error) {
-	names := make([]string, len(plans))
-	for i, p := range plans {
-		names[i] = containerName(u.spec.Name, p.Name)
-	}
+// inspect reads every container's published port and fleet IP in one call;
+// names[i] is the container of plans[i].
+func (u *upper) inspect(ctx context.Context, plans []hostPlan, names []string) ([]Host, error) {
 	out, err := docker(ctx, append([]string{"inspect", "--type", "container"}, names...)...)
 	if err != nil {
 		return nil, fmt.Errorf("inspect containers: %w", err)
@@ -574,7 +561,7 @@ func statuses(ctx context.Context, name string) ([]FleetStatus, error) {
 		filter += "=" + name
 	}
 	out, err := docker(ctx, "ps", "-a", "--filter", "label="+filter, "--format",
-		`{{.Label "`+labelFleet+`"}}	{{.Label "`+labelHost+`"}}	{{.Names}}	{{.State}}	{{.Label "`+labelDir+`"}}`)
+		`{{.Label "`+labelFleet+`"}}	{{.Label "`+labelHost+`"}}	{{.Names}}	{{.State}}	{{.Label "`+labelDir+`"}}	{{.Status}}`)
 	if err != nil {
 		return nil, fmt.Errorf("list fleet containers: %w", err)
 	}
@@ -587,11 +574,11 @@ func statuses(ctx context.Context, name string) ([]FleetStatus, error) {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Split(line, "\t")
-		if len(fields) != 5 {
+		if len(fields) != 6 {
 			continue
 		}
 		st := get(fields[0])
-		st.Hosts = append(st.Hosts, HostStatus{Name: fields[1], Container: fields[2], State: fields[3]})
+		st.Hosts = append(st.Hosts, HostStatus{Name: fields[1], Container: fields[2], State: fields[3], Status: fields[5]})
 		st.Total++
 		if fields[3] == "running" {
 			st.Running++

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -23,10 +24,43 @@ const (
 	KeyFile        = "id_ed25519"
 	PubKeyFile     = "id_ed25519.pub"
 	FleetFile      = "fleet.json"
+	// LockFile serializes the rewrites of the other files once the fleet
+	// is up (see Fleet.Launch).
+	LockFile = "fleet.lock"
 )
 
 // fleetFiles is every file Up may write, in the order Down removes them.
-var fleetFiles = []string{InventoryFile, SSHConfigFile, KnownHostsFile, KeyFile, PubKeyFile, FleetFile}
+var fleetFiles = []string{InventoryFile, SSHConfigFile, KnownHostsFile, KeyFile, PubKeyFile, FleetFile, LockFile}
+
+// fleetFile is one file rendered from a fleet's description.
+type fleetFile struct {
+	name string
+	data []byte
+}
+
+// renderFleetFiles renders every file that follows from f's hosts, in the
+// order they are written: known_hosts before the files that send clients
+// to a host, fleet.json last.
+func renderFleetFiles(f *Fleet) ([]fleetFile, error) {
+	known, err := renderKnownHosts(f)
+	if err != nil {
+		return nil, err
+	}
+	sshConfig, err := renderSSHConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	state, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return []fleetFile{
+		{KnownHostsFile, known},
+		{SSHConfigFile, sshConfig},
+		{InventoryFile, renderInventory(f)},
+		{FleetFile, append(state, '\n')},
+	}, nil
+}
 
 // loginUser is the user the inventory and ssh_config log in as.
 const loginUser = "opsrun"
