@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/opsrun/opsrun/inventory"
+	"github.com/opsrun/opsrun/inventory/awsconfig"
 )
 
 // Namespace is the CloudWatch namespace opsrun's metrics are pushed to.
@@ -35,20 +35,12 @@ type PutMetricDataAPI interface {
 // included), as the EC2 inventory does, and fails with ErrCloudWatch and
 // advice when there is no region or no credentials.
 func NewCloudWatchClient(ctx context.Context) (*cloudwatch.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.Load(ctx, "", "")
 	if err != nil {
-		return nil, fmt.Errorf("%w: load AWS configuration: %w", ErrCloudWatch, err)
-	}
-	if cfg.Region == "" {
-		return nil, fmt.Errorf("%w: no AWS region: set AWS_REGION or a region in the profile's ~/.aws/config, or use --metrics-sink stdout", ErrCloudWatch)
-	}
-	// Asked now, so missing credentials stop the command before it
-	// samples any host, with advice the SDK's own error lacks.
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or configure a profile (`aws configure`, `aws sso login`), or use --metrics-sink stdout: %w", ErrCloudWatch, err)
+		return nil, fmt.Errorf("%w: %w (or use --metrics-sink stdout)", ErrCloudWatch, err)
 	}
 	return cloudwatch.NewFromConfig(cfg), nil
 }
