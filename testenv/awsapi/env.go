@@ -45,9 +45,12 @@ func isolationEnv(dir string) []string {
 
 // Serve starts srv on a local port for the test's duration and points the
 // process environment (t.Setenv, so not in parallel tests) at it, with the
-// user's own AWS configuration hidden. It returns the endpoint's URL.
+// user's own AWS configuration hidden. It returns the endpoint's URL. When
+// the test ends it stops serving, then closes srv (its backend work in
+// flight is cancelled).
 func Serve(t testing.TB, srv *Server) string {
 	t.Helper()
+	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	for _, kv := range append(isolationEnv(t.TempDir()), Env(ts.URL, DefaultRegion)...) {

@@ -1,6 +1,7 @@
 package awsapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
@@ -25,6 +26,37 @@ type Instance struct {
 	PublicDNS        string
 	Tags             map[string]string
 	LaunchTime       time.Time
+
+	SubnetID       string // subnet-...
+	VpcID          string // vpc-...
+	KeyName        string
+	SecurityGroups []SecurityGroup
+	// StateReason says why the instance last changed state when EC2 says
+	// so (a stop, a failed launch, a machine that died); zero for none.
+	StateReason StateReason
+	// StateTransitionReason is EC2's free-text reason for the last
+	// transition, e.g. "User initiated (2026-01-02 03:04:05 GMT)".
+	StateTransitionReason string
+	// ReservationID is the reservation RunInstances made the instance in;
+	// empty derives one from ID (one reservation per instance).
+	ReservationID string
+	// ClientToken is the idempotency token of the RunInstances request
+	// that made the instance.
+	ClientToken string
+}
+
+// SecurityGroup is one of an instance's security groups.
+type SecurityGroup struct {
+	ID   string // sg-...
+	Name string
+}
+
+// StateReason is EC2's machine-readable reason for a state change: Code
+// such as "Client.UserInitiatedShutdown" or "Server.InternalError", and a
+// Message that starts with the code.
+type StateReason struct {
+	Code    string
+	Message string
 }
 
 // stateCodes are EC2's numeric instance state codes.
@@ -45,8 +77,9 @@ const (
 )
 
 // describeInstances implements DescribeInstances: InstanceId.N, Filter.N
-// and MaxResults/NextToken paging, one reservation per instance.
-func (s *Server) describeInstances(form url.Values, reqID string) (any, *apiError) {
+// and MaxResults/NextToken paging. With a backend, the instances' states
+// are first brought up to date with their machines (see Backend.Observe).
+func (s *Server) describeInstances(ctx context.Context, form url.Values, reqID string) (any, *apiError) {
 	ids := indexedList(form, "InstanceId.")
 	filters, aerr := parseFilters(form)
 	if aerr != nil {
@@ -72,6 +105,9 @@ func (s *Server) describeInstances(form url.Values, reqID string) (any, *apiErro
 		start = n
 	}
 
+	if aerr := s.refresh(ctx, ids); aerr != nil {
+		return nil, aerr
+	}
 	s.mu.Lock()
 	all := cloneInstances(s.instances)
 	s.mu.Unlock()
@@ -114,6 +150,11 @@ func (s *Server) describeInstances(form url.Values, reqID string) (any, *apiErro
 	}
 	out := describeInstancesResponse{Xmlns: ec2Namespace, RequestID: reqID, NextToken: next, Reservations: []reservationXML{}}
 	for _, inst := range page {
+		// Instances of one RunInstances call share its reservation.
+		if n := len(out.Reservations); n > 0 && out.Reservations[n-1].ReservationID == reservationID(inst) {
+			out.Reservations[n-1].Instances = append(out.Reservations[n-1].Instances, instanceXMLOf(inst))
+			continue
+		}
 		out.Reservations = append(out.Reservations, reservationOf(inst))
 	}
 	return out, nil
@@ -270,26 +311,46 @@ type describeInstancesResponse struct {
 type reservationXML struct {
 	ReservationID string        `xml:"reservationId"`
 	OwnerID       string        `xml:"ownerId"`
+	Groups        []groupXML    `xml:"groupSet>item"`
 	Instances     []instanceXML `xml:"instancesSet>item"`
 }
 
 type instanceXML struct {
-	InstanceID     string       `xml:"instanceId"`
-	ImageID        string       `xml:"imageId,omitempty"`
-	State          stateXML     `xml:"instanceState"`
-	PrivateDNSName string       `xml:"privateDnsName"`
-	DNSName        string       `xml:"dnsName"`
-	InstanceType   string       `xml:"instanceType"`
-	LaunchTime     string       `xml:"launchTime"`
-	Placement      placementXML `xml:"placement"`
-	PrivateIP      string       `xml:"privateIpAddress,omitempty"`
-	PublicIP       string       `xml:"ipAddress,omitempty"`
-	Tags           []tagXML     `xml:"tagSet>item"`
+	InstanceID     string          `xml:"instanceId"`
+	ImageID        string          `xml:"imageId,omitempty"`
+	State          stateXML        `xml:"instanceState"`
+	PrivateDNSName string          `xml:"privateDnsName"`
+	DNSName        string          `xml:"dnsName"`
+	Reason         string          `xml:"reason"`
+	KeyName        string          `xml:"keyName,omitempty"`
+	InstanceType   string          `xml:"instanceType"`
+	LaunchTime     string          `xml:"launchTime"`
+	Placement      placementXML    `xml:"placement"`
+	SubnetID       string          `xml:"subnetId,omitempty"`
+	VpcID          string          `xml:"vpcId,omitempty"`
+	PrivateIP      string          `xml:"privateIpAddress,omitempty"`
+	PublicIP       string          `xml:"ipAddress,omitempty"`
+	Groups         []groupXML      `xml:"groupSet>item"`
+	StateReason    *stateReasonXML `xml:"stateReason,omitempty"`
+	ClientToken    string          `xml:"clientToken,omitempty"`
+	Tags           []tagXML        `xml:"tagSet>item"`
 }
 
 type stateXML struct {
 	Code int    `xml:"code"`
 	Name string `xml:"name"`
+}
+
+func stateOf(name string) stateXML { return stateXML{Code: stateCodes[name], Name: name} }
+
+type stateReasonXML struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
+}
+
+type groupXML struct {
+	GroupID   string `xml:"groupId"`
+	GroupName string `xml:"groupName"`
 }
 
 type placementXML struct {
@@ -305,18 +366,50 @@ type tagXML struct {
 // 12-digit account id.
 const testOwnerID = "000000000000"
 
-func reservationOf(inst Instance) reservationXML {
+func reservationID(inst Instance) string {
+	if inst.ReservationID != "" {
+		return inst.ReservationID
+	}
+	return "r-" + strings.TrimPrefix(inst.ID, "i-")
+}
+
+func reservationOf(insts ...Instance) reservationXML {
+	r := reservationXML{ReservationID: reservationID(insts[0]), OwnerID: testOwnerID}
+	for _, inst := range insts {
+		r.Instances = append(r.Instances, instanceXMLOf(inst))
+	}
+	return r
+}
+
+func groupsXML(groups []SecurityGroup) []groupXML {
+	var out []groupXML
+	for _, g := range groups {
+		out = append(out, groupXML{GroupID: g.ID, GroupName: g.Name})
+	}
+	return out
+}
+
+func instanceXMLOf(inst Instance) instanceXML {
 	x := instanceXML{
 		InstanceID:     inst.ID,
 		ImageID:        inst.ImageID,
-		State:          stateXML{Code: stateCodes[inst.State], Name: inst.State},
+		State:          stateOf(inst.State),
 		PrivateDNSName: inst.PrivateDNS,
 		DNSName:        inst.PublicDNS,
+		Reason:         inst.StateTransitionReason,
+		KeyName:        inst.KeyName,
 		InstanceType:   inst.Type,
 		LaunchTime:     inst.LaunchTime.UTC().Format("2006-01-02T15:04:05.000Z"),
 		Placement:      placementXML{AvailabilityZone: inst.AvailabilityZone},
+		SubnetID:       inst.SubnetID,
+		VpcID:          inst.VpcID,
 		PrivateIP:      inst.PrivateIP,
 		PublicIP:       inst.PublicIP,
+		Groups:         groupsXML(inst.SecurityGroups),
+		ClientToken:    inst.ClientToken,
+	}
+	if inst.StateReason.Code != "" {
+		x.StateReason = &stateReasonXML{Code: inst.StateReason.Code, Message: inst.StateReason.Message}
 	}
 	keys := make([]string, 0, len(inst.Tags))
 	for k := range inst.Tags {
@@ -326,9 +419,5 @@ func reservationOf(inst Instance) reservationXML {
 	for _, k := range keys {
 		x.Tags = append(x.Tags, tagXML{Key: k, Value: inst.Tags[k]})
 	}
-	return reservationXML{
-		ReservationID: "r-" + strings.TrimPrefix(inst.ID, "i-"),
-		OwnerID:       testOwnerID,
-		Instances:     []instanceXML{x},
-	}
+	return x
 }

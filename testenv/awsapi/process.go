@@ -43,8 +43,12 @@ const shutdownTimeout = 5 * time.Second
 
 // RunFleetEndpoint serves the EC2 endpoint for the fleet whose files are
 // in dir (its hosts as running instances, see FleetInstances) on listen
-// (e.g. 127.0.0.1:0) until ctx ends. It writes PIDFile, then EnvFile
-// once it accepts connections, and removes both when it returns.
+// (e.g. 127.0.0.1:0) until ctx ends. Its instances are live (see
+// NewFleetServer): RunInstances starts a container in the fleet, and the
+// fleet's files follow. It writes PIDFile, then EnvFile once it accepts
+// connections, and removes both when it returns; work still in flight
+// then is cancelled (a half-launched container is removed, the fleet's
+// other containers stay for `testenv down`).
 func RunFleetEndpoint(ctx context.Context, dir, listen string, log *slog.Logger) (err error) {
 	f, err := testenv.Load(dir)
 	if err != nil {
@@ -73,7 +77,9 @@ func RunFleetEndpoint(ctx context.Context, dir, listen string, log *slog.Logger)
 	if log != nil {
 		log.Info("aws endpoint serving", "fleet", f.Name, "url", url, "instances", len(f.Hosts))
 	}
-	hs := &http.Server{Handler: New(FleetInstances(f, DefaultRegion, time.Now())), ReadHeaderTimeout: 10 * time.Second}
+	srv := NewFleetServer(f, DefaultRegion, log)
+	defer srv.Close()
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

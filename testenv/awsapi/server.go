@@ -14,8 +14,13 @@
 // datums recorded for tests (see cloudwatch.go); other CloudWatch
 // operations answer UnknownOperationException.
 //
-// The instances the server reports are a Go slice it is given; see
-// FleetInstances for building them from a testenv fleet.
+// EC2 instances can be launched, stopped, started and terminated
+// (RunInstances, StopInstances, StartInstances, TerminateInstances) and
+// DescribeInstances reports them with EC2's state transitions. A server
+// from New keeps them in memory only; one from NewWithBackend has a
+// Backend run a machine for each, e.g. a container of a testenv fleet
+// (NewFleetServer), so a launched instance really answers SSH. See
+// lifecycle.go.
 package awsapi
 
 import (
@@ -39,7 +44,7 @@ const ec2Namespace = "http://ec2.amazonaws.com/doc/" + EC2Version + "/"
 const maxFormBytes = 1 << 20
 
 // Server is the local EC2 endpoint. Its zero value is not usable; build it
-// with New. It is safe for concurrent use.
+// with New or NewWithBackend. It is safe for concurrent use.
 type Server struct {
 	// PageSize is the page size DescribeInstances uses when a request has
 	// no MaxResults (0 means every match in one page). Real EC2 may also
@@ -49,13 +54,21 @@ type Server struct {
 
 	mu        sync.Mutex
 	instances []Instance
+	// life is the instances' lifecycle: backend, operations in flight,
+	// idempotency tokens (lifecycle.go).
+	life lifecycle
 	// metricRequests are the PutMetricData requests received (cloudwatch.go).
 	metricRequests [][]MetricDatum
 	// dbInstances are the RDS DB instances the server reports (rds.go).
 	dbInstances []DBInstance
 }
 
-// New returns a server reporting instances, in order.
+// New returns a server reporting instances, in order, with no backend:
+// RunInstances, StopInstances, StartInstances and TerminateInstances only
+// change the bookkeeping, each answering with the transitional state
+// (pending, stopping, shutting-down) and moving the instance to the final
+// one at once, so the next DescribeInstances reports it. That suits
+// hermetic tests of clients; nothing runs.
 func New(instances []Instance) *Server {
 	return &Server{instances: cloneInstances(instances)}
 }
@@ -77,6 +90,7 @@ func cloneInstances(in []Instance) []Instance {
 				out[i].Tags[k] = v
 			}
 		}
+		out[i].SecurityGroups = append([]SecurityGroup(nil), inst.SecurityGroups...)
 	}
 	return out
 }
@@ -116,9 +130,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 	switch action {
 	case "DescribeInstances":
-		body, err = s.describeInstances(r.Form, reqID)
+		body, err = s.describeInstances(r.Context(), r.Form, reqID)
+	case "RunInstances":
+		body, err = s.runInstances(r.Context(), r.Form, reqID)
+	case "StopInstances", "StartInstances", "TerminateInstances":
+		body, err = s.changeInstanceStates(r.Context(), action, r.Form, reqID)
 	default:
-		err = &apiError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (the local testenv endpoint implements DescribeInstances).", action)}
+		err = &apiError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (the local testenv endpoint implements DescribeInstances, RunInstances, StopInstances, StartInstances and TerminateInstances).", action)}
 	}
 	if err != nil {
 		writeError(w, reqID, err)
@@ -132,6 +150,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type apiError struct {
 	Code    string
 	Message string
+	// Status is the HTTP status; 0 means 400, a client error.
+	Status int
 }
 
 type errorResponse struct {
@@ -146,7 +166,11 @@ type apiErr struct {
 }
 
 func writeError(w http.ResponseWriter, reqID string, e *apiError) {
-	writeXML(w, http.StatusBadRequest, errorResponse{Errors: []apiErr{{Code: e.Code, Message: e.Message}}, RequestID: reqID})
+	status := http.StatusBadRequest
+	if e.Status != 0 {
+		status = e.Status
+	}
+	writeXML(w, status, errorResponse{Errors: []apiErr{{Code: e.Code, Message: e.Message}}, RequestID: reqID})
 }
 
 func writeXML(w http.ResponseWriter, status int, body any) {

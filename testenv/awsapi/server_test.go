@@ -226,16 +226,16 @@ func TestDescribeInstancesErrors(t *testing.T) {
 }
 
 func TestUnknownActionIsInvalidAction(t *testing.T) {
-	c := client(t, New(nil))
-	_, err := c.StopInstances(context.Background(), &ec2.StopInstancesInput{InstanceIds: []string{"i-1"}})
+	c := client(t, New(fleetOf(1)))
+	_, err := c.RebootInstances(context.Background(), &ec2.RebootInstancesInput{InstanceIds: []string{"i-00000000000000001"}})
 	if err == nil {
-		t.Fatal("StopInstances succeeded against an endpoint that does not implement it")
+		t.Fatal("RebootInstances succeeded against an endpoint that does not implement it")
 	}
 	if got := apiCode(t, err); got != "InvalidAction" {
 		t.Errorf("code = %s, want InvalidAction (%v)", got, err)
 	}
-	if !strings.Contains(err.Error(), "StopInstances") {
-		t.Errorf("error %q does not name the action", err)
+	if !strings.Contains(err.Error(), "RebootInstances") || !strings.Contains(err.Error(), "TerminateInstances") {
+		t.Errorf("error %q does not name the action and the implemented ones", err)
 	}
 }
 
