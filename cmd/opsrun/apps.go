@@ -9,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opsrun/opsrun/engine/elb"
 	"github.com/opsrun/opsrun/engine/lifecycle"
 	"github.com/opsrun/opsrun/engine/run"
+	"github.com/opsrun/opsrun/engine/stack"
 	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/inventory"
 )
@@ -65,13 +67,17 @@ func (o *LifecycleOptions) lifecycle(ctx context.Context, event, command string,
 	if err != nil {
 		return err
 	}
+	balancer, err := o.balancer(ctx, l.stack)
+	if err != nil {
+		return err
+	}
 	o.Event, o.Command = event, command
 	if o.Check {
 		o.Command += " --check"
 	}
 	rec := state.RunRecord{Event: event, App: o.App}
 	return o.execute(ctx, l, l.hosts, rec, func(ctx context.Context, w *work) (*run.Result, string, error) {
-		in := lifecycle.Input{Stack: l.stack, Registry: l.reg, Dialer: w.dialer, Hosts: l.hosts, Store: w.store}
+		in := lifecycle.Input{Stack: l.stack, Registry: l.reg, Dialer: w.dialer, Hosts: l.hosts, Store: w.store, Balancer: balancer}
 		out, err := op(ctx, in, lifecycle.Options{Check: o.Check, Forks: w.forks, RunID: w.runID, Emit: w.emit, OnPlan: w.onPlan, Stop: w.stop, Logger: o.f.Logger})
 		if out == nil {
 			return nil, "", err
@@ -79,6 +85,25 @@ func (o *LifecycleOptions) lifecycle(ctx context.Context, event, command string,
 		w.release = out.Release
 		return out.Result, out.Note, err
 	})
+}
+
+// balancer is the ELBv2 client that takes instances out of their layers'
+// target groups and puts them back, when any layer names one; nil when
+// none does. Built before any host is touched, so missing credentials stop
+// the command at once.
+func (o *LifecycleOptions) balancer(ctx context.Context, st *stack.Stack) (lifecycle.Balancer, error) {
+	var groups []string
+	for _, ly := range st.Layers {
+		groups = append(groups, ly.TargetGroups...)
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	b, err := elb.New(ctx, groups, elb.Options{Logger: o.f.Logger})
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	return b, nil
 }
 
 // NewCmdUp builds `opsrun up`.
@@ -96,8 +121,13 @@ instances start and stop:
   2. when membership changed: configure runs on EVERY instance of the
      stack, with layer.NAME.instances listing the new membership;
   3. an instance that left, once configure has completed without it (so
-     load balancers no longer send it requests): its layers' shutdown
+     load balancers no longer send it requests) and it is out of its
+     layers' ELBv2 target_groups, draining waited: its layers' shutdown
      recipes run on it if it still answers, then it is forgotten.
+
+An instance that joined and serves no app is put in its layers' ELBv2
+target groups after its setup; an app's instances go in after their
+deploy's health check.
 
 When nothing changed, nothing runs but a check that every instance answers.
 A run killed part way is taken up by the next one: an instance whose setup
@@ -138,6 +168,11 @@ layers, batch by batch when the app sets serial:
 A batch with more failed instances than max_fail_percentage stops the
 rollout; with rollback_on_failure = true that batch is switched back to the
 releases it had. Releases are recorded per instance (opsrun releases APP).
+
+An instance of a layer with target_groups is taken out of those ELBv2
+target groups, draining waited, before its switch, and put back once its
+health check passes; one that fails stays out. Rollback and undeploy do the
+same around their changes (credentials: the AWS SDK's standard chain).
 
 ` + exitCodesHelp,
 		Example: `  opsrun deploy shop examples/shop -i .opsrun/testenv/shop/inventory.hcl

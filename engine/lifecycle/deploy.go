@@ -119,6 +119,7 @@ func Deploy(ctx context.Context, in Input, opts Options, d DeployOptions) (*Outc
 	}
 	s.begin("deploy "+a.Name, len(targets))
 	out, err := s.deploy(ctx, a, src, rel, targets, true)
+	out.Note = s.withELBNote(out.Note)
 	res := s.finish("deploy "+a.Name, out.Note)
 	out.Result = res
 	return out, err
@@ -231,6 +232,11 @@ func (s *session) deployBatch(ctx context.Context, g steps, label string, rel *s
 		}
 	}
 	if len(ready) > 0 && !s.stopped(ctx) {
+		// Out of the load balancers, drained, before the switch restarts
+		// anything; a host that could not be taken out is not touched.
+		ready = s.deregister(ctx, "deploy", ready)
+	}
+	if len(ready) > 0 && !s.stopped(ctx) {
 		sw := g.switchTo(rel.ID)
 		st := derived(s.in.Stack, "deploy", func(ly *stack.Layer) []*stack.Resource {
 			if layers(ly) {
@@ -249,6 +255,8 @@ func (s *session) deployBatch(ctx context.Context, g steps, label string, rel *s
 		}
 		ok, _ := s.healthy(hostsNamed(batch, switched))
 		s.healthCheck(ctx, a, ok)
+		// Back in once healthy; what failed stays out.
+		s.putBack(ctx, "deploy", ready)
 	}
 	good, failed := s.healthy(batch)
 	good = hostsNamed(good, switched)
@@ -319,6 +327,9 @@ func (s *session) rollBack(ctx context.Context, a *stack.App, hosts []*inventory
 // switchBack points current at to[host] on hosts, runs the deploy
 // recipes and the health check, and records the switch in the store.
 func (s *session) switchBack(ctx context.Context, a *stack.App, hosts []*inventory.Host, to map[string]string, why string) error {
+	if hosts = s.deregister(ctx, "deploy", hosts); len(hosts) == 0 {
+		return nil
+	}
 	g := steps{app: a}
 	sw := g.switchPerHost(to)
 	st := derived(s.in.Stack, "deploy", func(ly *stack.Layer) []*stack.Resource {
@@ -337,6 +348,9 @@ func (s *session) switchBack(ctx context.Context, a *stack.App, hosts []*invento
 		}
 	}
 	if s.opts.Check || len(done) == 0 {
+		if err == nil {
+			s.putBack(ctx, "deploy", hosts)
+		}
 		return err
 	}
 	// Recorded even when interrupted: the store must say what the hosts hold.
@@ -347,6 +361,7 @@ func (s *session) switchBack(ctx context.Context, a *stack.App, hosts []*invento
 		return err
 	}
 	s.healthCheck(ctx, a, switched)
+	s.putBack(ctx, "deploy", hosts)
 	return nil
 }
 

@@ -49,6 +49,10 @@ type Input struct {
 	// Hosts are the stack's inventory: its instances now.
 	Hosts []*inventory.Host
 	Store *state.Store
+	// Balancer takes instances out of their layers' ELBv2 target groups
+	// around changes and puts them back (balancer.go); nil leaves load
+	// balancers alone.
+	Balancer Balancer
 }
 
 // Options say how to run an operation.
@@ -104,6 +108,9 @@ type session struct {
 	// tasks are the statuses of generated steps by host and address, for
 	// telling which hosts switched release.
 	tasks map[string]map[string]string
+	// outOfService are the hosts this operation took out of their target
+	// groups and has not put back.
+	outOfService map[string]bool
 }
 
 func newSession(in Input, opts Options) *session {
@@ -115,7 +122,7 @@ func newSession(in Input, opts Options) *session {
 		opts.Now = time.Now
 	}
 	s := &session{in: in, opts: opts, log: log, start: time.Now(),
-		recaps: map[string]*run.HostRecap{}, tasks: map[string]map[string]string{}}
+		recaps: map[string]*run.HostRecap{}, tasks: map[string]map[string]string{}, outOfService: map[string]bool{}}
 	s.dialer = &sharedDialer{Dialer: in.Dialer, conns: map[string]*sharedConn{}}
 	return s
 }

@@ -84,6 +84,7 @@ func Rollback(ctx context.Context, in Input, opts Options, r RollbackOptions) (*
 	if s.opts.Check {
 		out.Note = fmt.Sprintf("check mode: would roll %s back to %s", names(hosts), describe(to))
 	}
+	out.Note = s.withELBNote(out.Note)
 	out.Result = s.finish("rollback "+a.Name, out.Note)
 	return out, err
 }
@@ -117,6 +118,9 @@ func Undeploy(ctx context.Context, in Input, opts Options, name string) (*Outcom
 		return nil
 	})
 	s.begin("undeploy "+a.Name, len(targets))
+	// Out of the load balancers, drained, before the app stops; a host
+	// that could not be taken out keeps the app.
+	targets = s.deregister(ctx, "undeploy", targets)
 	_, err = s.phase(ctx, fmt.Sprintf("undeploy %s from %s: undeploy recipes, then remove its releases (%s stays)", a.Name, report.Plural(len(targets), "instance"), a.SharedDir()), st, "undeploy", targets, nil)
 	var gone []string
 	for _, h := range targets {
@@ -132,6 +136,7 @@ func Undeploy(ctx context.Context, in Input, opts Options, name string) (*Outcom
 			s.pruneTarballs(ctx, a)
 		}
 	}
+	out.Note = s.withELBNote(out.Note)
 	out.Result = s.finish("undeploy "+a.Name, out.Note)
 	return out, err
 }

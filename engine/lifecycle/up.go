@@ -106,7 +106,7 @@ func Up(ctx context.Context, in Input, opts Options) (*Outcome, error) {
 	}
 	more, err := s.up(ctx, joined, departed, known, digest, configured)
 	notes = append(notes, more...)
-	out.Note = strings.Join(notes, "; ")
+	out.Note = s.withELBNote(strings.Join(notes, "; "))
 	out.Result = s.finish("up", out.Note)
 	return out, err
 }
@@ -177,6 +177,11 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 			return notes, err
 		}
 	}
+	if !s.stopped(ctx) {
+		// Instances that joined and serve no app go into their target
+		// groups now; an app's went in after its deploy's health check.
+		s.putBack(ctx, "setup", s.servingNoApp(ready))
+	}
 	if s.stopped(ctx) {
 		return append(notes, "interrupted before configure"), run.ErrInterrupted
 	}
@@ -223,6 +228,16 @@ func (s *session) up(ctx context.Context, joined, departed []*inventory.Host, kn
 func (s *session) leave(ctx context.Context, departed []*inventory.Host) ([]string, error) {
 	var notes []string
 	in := s.in
+	// Out of the load balancers, drained, before the shutdown recipes stop
+	// what serves; an instance that could not be taken out is left running.
+	drained := s.deregister(ctx, "shutdown", departed)
+	if len(drained) < len(departed) {
+		held := slices.DeleteFunc(slices.Clone(departed), func(h *inventory.Host) bool { return slices.Contains(drained, h) })
+		notes = append(notes, "could not take "+names(held)+" out of their target groups: not shut down, still remembered, the next opsrun up tries again")
+		if departed = drained; len(departed) == 0 {
+			return notes, nil
+		}
+	}
 	quiet := map[string]bool{}
 	for _, h := range departed {
 		quiet[h.Name] = true

@@ -61,6 +61,8 @@ type Server struct {
 	metricRequests [][]MetricDatum
 	// dbInstances are the RDS DB instances the server reports (rds.go).
 	dbInstances []DBInstance
+	// elb is the ELBv2 target groups and their targets (elbv2.go).
+	elb elbState
 }
 
 // New returns a server reporting instances, in order, with no backend:
@@ -118,6 +120,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Form.Get("Version") == RDSVersion {
 		s.serveRDS(w, action, r.Form, reqID)
+		return
+	}
+	if r.Form.Get("Version") == ELBv2Version {
+		s.serveELBv2(w, action, r.Form, reqID)
 		return
 	}
 	if v := r.Form.Get("Version"); v != EC2Version {
