@@ -216,10 +216,7 @@ func (s *Server) serveELBv2(w http.ResponseWriter, action string, form url.Value
 		err = &apiError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (the local testenv endpoint implements DescribeTargetGroups, RegisterTargets, DeregisterTargets and DescribeTargetHealth).", action)}
 	}
 	if err != nil {
-		writeXML(w, http.StatusBadRequest, elbErrorResponse{
-			Error:     elbError{Type: "Sender", Code: err.Code, Message: err.Message},
-			RequestID: reqID,
-		})
+		writeQueryError(w, elbNamespace, reqID, err)
 		return
 	}
 	writeXML(w, http.StatusOK, elbResponse{
@@ -247,18 +244,6 @@ type emptyResult struct {
 
 type responseMetadata struct {
 	RequestID string `xml:"RequestId"`
-}
-
-type elbErrorResponse struct {
-	XMLName   xml.Name `xml:"ErrorResponse"`
-	Error     elbError `xml:"Error"`
-	RequestID string   `xml:"RequestId"`
-}
-
-type elbError struct {
-	Type    string `xml:"Type"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
 }
 
 type targetGroupsResult struct {

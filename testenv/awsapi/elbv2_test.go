@@ -276,7 +276,7 @@ func TestELBv2WireShapes(t *testing.T) {
 		t.Errorf("register: %d %s", status, body)
 	}
 	status, body = post("Action=Nope&Version=2015-12-01")
-	if status != 400 || !strings.Contains(body, "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>") || !strings.Contains(body, "</Error><RequestId>") {
+	if status != 400 || !strings.Contains(body, `<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>`) || !strings.Contains(body, "</Error><RequestId>") {
 		t.Errorf("unknown action: %d %s", status, body)
 	}
 	// EC2's version still reaches EC2.

@@ -90,13 +90,13 @@ func (s *Server) serveRDS(w http.ResponseWriter, action string, form url.Values,
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	var (
 		body any
-		err  *queryError
+		err  *apiError
 	)
 	switch action {
 	case "DescribeDBInstances":
 		body, err = s.describeDBInstances(form, reqID)
 	default:
-		err = &queryError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (the local testenv endpoint implements RDS's DescribeDBInstances).", action)}
+		err = &apiError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (the local testenv endpoint implements RDS's DescribeDBInstances).", action)}
 	}
 	if err != nil {
 		writeQueryError(w, rdsNamespace, reqID, err)
@@ -108,9 +108,9 @@ func (s *Server) serveRDS(w http.ResponseWriter, action string, form url.Values,
 // describeDBInstances implements DescribeDBInstances: DBInstanceIdentifier
 // (an identifier or an ARN), Filters (db-instance-id, engine) and
 // MaxRecords/Marker paging.
-func (s *Server) describeDBInstances(form url.Values, reqID string) (any, *queryError) {
-	invalid := func(format string, args ...any) *queryError {
-		return &queryError{Code: "InvalidParameterValue", Message: fmt.Sprintf(format, args...)}
+func (s *Server) describeDBInstances(form url.Values, reqID string) (any, *apiError) {
+	invalid := func(format string, args ...any) *apiError {
+		return &apiError{Code: "InvalidParameterValue", Message: fmt.Sprintf(format, args...)}
 	}
 	id := form.Get("DBInstanceIdentifier")
 	if id != "" && !strings.HasPrefix(id, "arn:") && !rdsIdentifierPattern.MatchString(id) {
@@ -144,7 +144,7 @@ func (s *Server) describeDBInstances(form url.Values, reqID string) (any, *query
 		}
 	}
 	if id != "" && len(matched) == 0 {
-		return nil, &queryError{Status: http.StatusNotFound, Code: "DBInstanceNotFound", Message: fmt.Sprintf("DBInstance %s not found.", id)}
+		return nil, &apiError{Status: http.StatusNotFound, Code: "DBInstanceNotFound", Message: fmt.Sprintf("DBInstance %s not found.", id)}
 	}
 	if start > len(matched) {
 		return nil, invalid("The marker is past the end of the results; start again without it.")
@@ -182,7 +182,7 @@ type rdsFilterSet []rdsFilter
 // silently ignored.
 var rdsFilterNames = []string{"db-instance-id", "engine"}
 
-func rdsFilters(form url.Values) (rdsFilterSet, *queryError) {
+func rdsFilters(form url.Values) (rdsFilterSet, *apiError) {
 	var fs rdsFilterSet
 	for i := 1; ; i++ {
 		p := "Filters.Filter." + strconv.Itoa(i) + "."
@@ -191,11 +191,11 @@ func rdsFilters(form url.Values) (rdsFilterSet, *queryError) {
 			return fs, nil
 		}
 		if !slices.Contains(rdsFilterNames, name) {
-			return nil, &queryError{Code: "InvalidParameterValue", Message: fmt.Sprintf("Unrecognized filter name: %s (the local testenv endpoint supports %s).", name, strings.Join(rdsFilterNames, " and "))}
+			return nil, &apiError{Code: "InvalidParameterValue", Message: fmt.Sprintf("Unrecognized filter name: %s (the local testenv endpoint supports %s).", name, strings.Join(rdsFilterNames, " and "))}
 		}
 		vals := indexedList(form, p+"Values.Value.")
 		if len(vals) == 0 {
-			return nil, &queryError{Code: "InvalidParameterValue", Message: fmt.Sprintf("The filter %s has no values.", name)}
+			return nil, &apiError{Code: "InvalidParameterValue", Message: fmt.Sprintf("The filter %s has no values.", name)}
 		}
 		fs = append(fs, rdsFilter{name: name, values: vals})
 	}
@@ -270,15 +270,8 @@ func dbInstanceXMLOf(db DBInstance) dbInstanceXML {
 	return x
 }
 
-// queryError is an error of an AWS Query protocol service other than EC2
-// (whose envelope differs): Code is what the SDK exposes as the error
-// code (smithy.APIError.ErrorCode), Status the HTTP status (0 means 400).
-type queryError struct {
-	Code    string
-	Message string
-	Status  int
-}
-
+// queryErrorResponse is the error envelope of the AWS Query protocol
+// services other than EC2 (RDS, ELBv2), whose envelope differs.
 type queryErrorResponse struct {
 	XMLName   xml.Name `xml:"ErrorResponse"`
 	Xmlns     string   `xml:"xmlns,attr"`
@@ -291,7 +284,7 @@ type queryErrorResponse struct {
 // writeQueryError answers e in the Query protocol's error envelope, in
 // the service's XML namespace. Every error this endpoint makes is the
 // caller's, hence Type Sender.
-func writeQueryError(w http.ResponseWriter, namespace, reqID string, e *queryError) {
+func writeQueryError(w http.ResponseWriter, namespace, reqID string, e *apiError) {
 	status := http.StatusBadRequest
 	if e.Status != 0 {
 		status = e.Status
