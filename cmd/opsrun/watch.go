@@ -172,8 +172,10 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		return usageError(fmt.Sprintf("unhealthy_after (%s) is shorter than the interval (%s): an instance is judged once per interval; make it at least the interval", unhealthy, interval))
 	}
 
+	// A watcher says what it does (rounds, heals) at info level, which
+	// other commands keep quiet unless -v.
 	log := opts.f.Logger
-	if log == nil {
+	if log == nil || !log.Enabled(ctx, slog.LevelInfo) {
 		log = slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	store := state.New(statePath(opts.State, opts.Dir), state.Options{Logger: opts.f.Logger})
@@ -191,10 +193,14 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 				}
 			case unreachableErr(r.Err):
 				unreachable++
-				fmt.Fprintf(opts.IO.ErrOut, "%v (unreachable: no metrics from it; check it is up and reachable over SSH)\n", r.Err)
+				if opts.Once {
+					fmt.Fprintf(opts.IO.ErrOut, "%v (unreachable: no metrics from it; check it is up and reachable over SSH)\n", r.Err)
+				}
 			default:
 				failed++
-				fmt.Fprintf(opts.IO.ErrOut, "%v (no metrics from it)\n", r.Err)
+				if opts.Once {
+					fmt.Fprintf(opts.IO.ErrOut, "%v (no metrics from it)\n", r.Err)
+				}
 			}
 		}
 		if cw == nil {

@@ -205,7 +205,9 @@ func (w *Watcher) Round(ctx context.Context) (*Round, error) {
 	if err != nil {
 		return nil, err
 	}
-	results := Collect(ctx, cfg.Dialer, hosts, Options{Forks: cfg.Forks, Logger: cfg.Logger, Checks: w.checks()})
+	// Collect logs nothing: what failed is logged below, once, as the
+	// instance's health.
+	results := Collect(ctx, cfg.Dialer, hosts, Options{Forks: cfg.Forks, Checks: w.checks()})
 	if cfg.Metrics != nil {
 		if err := cfg.Metrics(ctx, results, Aggregate(results), now); err != nil {
 			w.log.Error("metrics not sent", "err", err)

@@ -9,6 +9,9 @@
 #   set -a; . .opsrun/testenv/ec2/aws.env; set +a
 #   opsrun inventory examples/ec2
 #   opsrun run setup examples/ec2 --ssh-config .opsrun/testenv/ec2/ssh_config
+#   opsrun up examples/ec2 --ssh-config .opsrun/testenv/ec2/ssh_config
+#   opsrun watch examples/ec2 --ssh-config .opsrun/testenv/ec2/ssh_config --metrics-sink stdout
+#   docker kill opsrun-ec2-web-2   # the watcher replaces it (a new container) and sets it up
 #   opsrun testenv down --name ec2
 #
 # The fleet's ssh_config supplies each host's key and known_hosts by name.
@@ -18,6 +21,11 @@
 
 stack "ec2" {
   os = "debian"
+
+  watch {
+    interval        = "20s"
+    unhealthy_after = "1m"
+  }
 }
 
 variable "stack_tag" {
@@ -59,13 +67,18 @@ recipe "instance" {
   }
 }
 
+# An unhealthy web instance (failing for unhealthy_after) is terminated
+# and replaced by a like one, which gets setup; a db instance is stopped
+# and started.
 layer "web" {
+  auto_healing = "replace"
   on "setup" {
     include "instance" {}
   }
 }
 
 layer "db" {
+  auto_healing = "restart"
   on "setup" {
     include "instance" {}
   }

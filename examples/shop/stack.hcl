@@ -7,10 +7,21 @@
 #   opsrun up examples/shop -i .opsrun/testenv/demo/inventory.hcl
 #   opsrun deploy shop examples/shop -i .opsrun/testenv/demo/inventory.hcl
 #   opsrun deploy shopworker examples/shop -i .opsrun/testenv/demo/inventory.hcl
+#
+# Then keep it healthy: opsrun watch checks every instance each interval,
+# sets up again an app instance that fails for unhealthy_after, and prints
+# the instances' metrics (or sends them to CloudWatch):
+#
+#   opsrun watch examples/shop -i .opsrun/testenv/demo/inventory.hcl --metrics-sink stdout
 
 stack "shop" {
   os    = "debian"
   forks = 20
+
+  watch {
+    interval        = "30s"
+    unhealthy_after = "2m"
+  }
 }
 
 variable "db_password" {
@@ -65,6 +76,13 @@ layer "app" {
   use = "python"
   settings = {
     module = "shop:app"
+  }
+  # The watcher's check, besides answering SSH; a static host that stays
+  # unhealthy is set up again and given its release.
+  auto_healing = true
+  health_check {
+    http = "/health"
+    port = 8080
   }
 
   on "setup" {
