@@ -218,8 +218,20 @@ func (w *Watcher) Round(ctx context.Context) (*Round, error) {
 		byName[res.Host.Name] = res
 	}
 
+	// Instances going through a deploy or an up fail checks on purpose
+	// (a service restarting, a target draining): while another run holds
+	// the stack, nobody is judged.
+	holder, err := cfg.Store.Holder(ctx)
+	if err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if holder != nil && len(w.healing) == 0 {
+		r.HeldBack = fmt.Sprintf("run %s (%s) holds the stack: instances are not judged while it runs", holder.RunID, holder.Command)
+		w.log.Info("not judging: "+r.HeldBack, "holder", holder.Who())
+		return r, nil
+	}
 	var changed []*state.Health
 	var judged []*state.Member
 	resume := map[string]string{}

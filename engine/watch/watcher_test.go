@@ -430,3 +430,33 @@ func TestWatcherMaxHealing(t *testing.T) {
 		t.Fatalf("round: %+v", got)
 	}
 }
+
+func TestWatcherDoesNotJudgeWhileARunHoldsTheStack(t *testing.T) {
+	r := newRig(t, stack.HealAuto, "app-1:app", "app-2:app", "app-3:app")
+	w := r.watcher("w1")
+	held, err := r.store.Acquire(context.Background(), state.Me("deploy-1", "opsrun deploy shop"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.dialer.set("app-2", true)
+	for range 5 {
+		got := r.round(w)
+		if len(got.Unhealthy) != 0 || !strings.Contains(got.HeldBack, "run deploy-1 (opsrun deploy shop) holds the stack") {
+			t.Fatalf("round during a deploy: %+v", got)
+		}
+	}
+	if c := r.converged(); len(c) != 0 {
+		t.Fatalf("healed during a deploy: %v", c)
+	}
+	if err := held.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Counting starts when the run is over.
+	if got := r.round(w); got.Unhealthy["app-2"] == "" {
+		t.Fatalf("after the deploy: %+v", got)
+	}
+	recs, _ := r.store.Healths(context.Background())
+	if recs["app-2"].Failures != 1 {
+		t.Fatalf("failures %d, want 1: rounds during the run must not count", recs["app-2"].Failures)
+	}
+}
