@@ -32,6 +32,8 @@ demo: build
 	@# HAProxy takes a few seconds of health checks to see the last deployed instance up.
 	@$(BIN) exec -i $(DEMO_FIRST) --hosts lb-1 -- 'for i in $$(seq 30); do [ "$$(for j in 1 2 3 4; do curl -sf http://localhost/; done | cut -d: -f1 | sort -u | wc -l)" -ge 2 ] && exit 0; sleep 1; done' >/dev/null 2>&1 || true
 	$(BIN) exec -i $(DEMO_FIRST) --hosts lb-1 -- 'for i in 1 2 3 4 5 6; do curl -sf http://localhost/; done'
+	@echo; echo "== one round of the watcher (opsrun watch --once): every instance answers, its health check passes; load and memory per instance"
+	$(BIN) watch $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE) --once --metrics-sink stdout | awk '$$2 == "load_1" || $$2 == "memory_used"'
 	@echo; echo "== the releases, and the history of what ran"
 	$(BIN) releases shop $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)
 	$(BIN) history $(SHOP) --limit 5 $(DEMO_STATE)
@@ -39,6 +41,8 @@ demo: build
 	@echo "  $(BIN) up $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)"
 	@echo "Remove it again (configure everywhere without it, then its shutdown):  $(BIN) up $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE)"
 	@echo "Deploy, roll back:  $(BIN) deploy shop $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)   $(BIN) rollback shop $(SHOP) -i $(DEMO_INV) $(DEMO_STATE)"
+	@echo "Keep it healthy (health checks, auto-healing, metrics every 30s; Ctrl-C stops it):"
+	@echo "  $(BIN) watch $(SHOP) -i $(DEMO_FIRST) $(DEMO_STATE) --metrics-sink stdout"
 	@echo "Log in with OpenSSH: ssh -F $(DEMO_DIR)/ssh_config app-1"
 	@echo "Tear it down:        make demo-down   (or $(BIN) testenv down --name $(DEMO))"
 

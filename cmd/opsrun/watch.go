@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -266,9 +269,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	if pushErr != nil {
 		return &exitError{code: ExitError, err: pushErr}
 	}
-	if r.HeldBack != "" {
-		fmt.Fprintf(opts.IO.ErrOut, "Not healing: %s.\n", r.HeldBack)
-	}
+	printRound(opts.IO.ErrOut, r)
 	switch {
 	case unreachable > 0:
 		return &exitError{code: ExitUnreachable}
@@ -276,6 +277,27 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		return &exitError{code: ExitFailed}
 	}
 	return nil
+}
+
+// printRound says what a --once round found and did.
+func printRound(w io.Writer, r *watch.Round) {
+	switch {
+	case r.Checked == 0 && r.HeldBack == "":
+		fmt.Fprintln(w, "Health: no instance to judge yet (only those opsrun up has set up are).")
+	case len(r.Unhealthy) == 0 && r.Checked > 0:
+		fmt.Fprintf(w, "Health: %s, all healthy.\n", report.Plural(r.Checked, "instance"))
+	case len(r.Unhealthy) > 0:
+		fmt.Fprintf(w, "Health: %d of %s failing:\n", len(r.Unhealthy), report.Plural(r.Checked, "instance"))
+		for _, name := range slices.Sorted(maps.Keys(r.Unhealthy)) {
+			fmt.Fprintf(w, "  %s: %s\n", name, r.Unhealthy[name])
+		}
+	}
+	if len(r.Healing) > 0 {
+		fmt.Fprintf(w, "Healed: %s (see opsrun history).\n", strings.Join(r.Healing, ", "))
+	}
+	if r.HeldBack != "" {
+		fmt.Fprintf(w, "Not healing: %s.\n", r.HeldBack)
+	}
 }
 
 // heal runs opsrun up with reset, the way opsrun up runs (lock, history,

@@ -13,6 +13,7 @@ import (
 	"github.com/opsrun/opsrun/engine/state"
 	"github.com/opsrun/opsrun/engine/transport"
 	"github.com/opsrun/opsrun/engine/transport/local"
+	"github.com/opsrun/opsrun/engine/watch"
 	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/testenv/awsapi"
 )
@@ -118,6 +119,9 @@ func TestWatchOnceStdout(t *testing.T) {
 	}
 	if !strings.Contains(out, "\nb memory_total ") || !strings.Contains(out, "\nlayer:web procs ") {
 		t.Errorf("missing datums:\n%s", out)
+	}
+	if !strings.Contains(errOut, "Health: no instance to judge yet") {
+		t.Errorf("no health summary on stderr:\n%s", errOut)
 	}
 
 	code, out, errOut = run(refusingDialer{down: "b"})
@@ -271,5 +275,24 @@ host "b" {
 	}
 	if !strings.Contains(wout.String(), "a memory_total ") {
 		t.Errorf("no metrics on stdout:\n%s", wout)
+	}
+}
+
+func TestPrintRound(t *testing.T) {
+	for _, c := range []struct {
+		r    watch.Round
+		want string
+	}{
+		{watch.Round{Leader: true}, "Health: no instance to judge yet"},
+		{watch.Round{Leader: true, Checked: 3}, "Health: 3 instances, all healthy.\n"},
+		{watch.Round{Leader: true, Checked: 3, Unhealthy: map[string]string{"b": "connect: refused", "a": "layer app health check failed: 503"}, Healing: []string{"a"}},
+			"Health: 2 of 3 instances failing:\n  a: layer app health check failed: 503\n  b: connect: refused\nHealed: a (see opsrun history).\n"},
+		{watch.Round{Leader: true, HeldBack: "run r1 (opsrun deploy shop) holds the stack: instances are not judged while it runs"}, "Not healing: run r1"},
+	} {
+		var b strings.Builder
+		printRound(&b, &c.r)
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("%+v printed %q, want %q", c.r, b.String(), c.want)
+		}
 	}
 }
