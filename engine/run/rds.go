@@ -33,9 +33,7 @@ func ResolveRDS(ctx context.Context, s *stack.Stack, hosts []*inventory.Host, lo
 		}
 		for _, h := range hosts {
 			if h.InLayer(ly.Name) {
-				r := ly.RDS.DeclRange
-				return nil, fmt.Errorf("%s: host %q is in layer %q, which is the RDS DB instance %q (%s:%d) and has no hosts: opsrun never connects to it; take %q out of the host's layers",
-					h.DeclRange, h.Name, ly.Name, ly.RDS.Identifier, r.Filename, r.Start.Line, ly.Name)
+				return nil, fmt.Errorf("%s: %s", h.DeclRange, inRDSLayer(h, ly))
 			}
 		}
 		layers = append(layers, ly)
@@ -66,4 +64,11 @@ func ResolveRDS(ctx context.Context, s *stack.Stack, hosts []*inventory.Host, lo
 	}
 	s.External = external
 	return found, nil
+}
+
+// inRDSLayer says why h cannot be in ly, an rds layer.
+func inRDSLayer(h *inventory.Host, ly *stack.Layer) string {
+	r := ly.RDS.DeclRange
+	return fmt.Sprintf("host %q is in layer %q, which is the RDS DB instance %q (%s:%d) and has no hosts: opsrun never connects to it; take %q out of the host's layers",
+		h.Name, ly.Name, ly.RDS.Identifier, r.Filename, r.Start.Line, ly.Name)
 }

@@ -174,13 +174,27 @@ func TestResolveRDSMissingInstance(t *testing.T) {
 
 func TestResolveRDSRefusesHostsInTheLayer(t *testing.T) {
 	// The endpoint has the instance: the error must come from the check
-	// made before asking RDS.
+	// made before asking RDS. A declared host is refused by Hosts, with
+	// the stack's other mistakes (opsrun validate shows it).
 	rdsEnv(t, shopDB())
-	s, hosts := loadRDSStack(t, strings.Replace(rdsStack, `host "app2" {
+	src := strings.Replace(rdsStack, `host "app2" {
   layers = ["app"]`, `host "app2" {
-  layers = ["app", "db"]`, 1), t.TempDir())
+  layers = ["app", "db"]`, 1)
+	s, diags := stack.Load(fstest.MapFS{"main.hcl": &fstest.MapFile{Data: []byte(src)}}, "/stacks/shop", stack.Inputs{Vars: []string{"dir=" + t.TempDir()}}, builtin.Builtin())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, diags = Hosts(s, nil)
+	if !diags.HasErrors() || diags[0].Summary != "Host in an RDS layer" || diags[0].Subject == nil || diags[0].Subject.Filename != "/stacks/shop/main.hcl" ||
+		!strings.Contains(diags[0].Detail, `host "app2" is in layer "db", which is the RDS DB instance "shop-db" (/stacks/shop/main.hcl:9)`) {
+		t.Fatalf("Hosts: %v, want the host named with the rds block", diags)
+	}
+	// A host found at run time (an EC2 instance tagged with the layer) is
+	// refused before any RDS call.
+	s, hosts := loadRDSStack(t, rdsStack, t.TempDir())
+	hosts = append(hosts, &inventory.Host{Name: "ec2-db", Address: "10.0.0.9", Layers: []string{"db"}})
 	_, err := ResolveRDS(context.Background(), s, hosts, nil)
-	if err == nil || !strings.Contains(err.Error(), `host "app2" is in layer "db", which is the RDS DB instance "shop-db" (/stacks/shop/main.hcl:9)`) {
+	if err == nil || !strings.Contains(err.Error(), `host "ec2-db" is in layer "db", which is the RDS DB instance "shop-db" (/stacks/shop/main.hcl:9)`) {
 		t.Fatalf("err = %v, want the host named with the rds block", err)
 	}
 }

@@ -23,6 +23,15 @@ func Hosts(s *stack.Stack, extra *inventory.Inventory) ([]*inventory.Host, hcl.D
 		diags = append(diags, all.Add(extra.Hosts...)...)
 	}
 	s.ApplySSHDefaults(all.Hosts)
+	// A declared host in an rds layer is the stack's mistake, shown with
+	// the others; EC2's hosts are checked when they are found.
+	for _, h := range all.Hosts {
+		for _, ly := range s.Layers {
+			if ly.RDS != nil && h.InLayer(ly.Name) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host in an RDS layer", Detail: inRDSLayer(h, ly) + ".", Subject: h.DeclRange.Ptr()})
+			}
+		}
+	}
 	return all.Hosts, diags
 }
 
