@@ -58,3 +58,21 @@ func (h *Host) InLayer(layer string) bool {
 	}
 	return false
 }
+
+// StringVar is the host var name as a plain string: "" when it is unset,
+// not a known string, or sensitive (a secret is never an identifier), and
+// for a nil host (a member the state store kept no host for).
+func (h *Host) StringVar(name string) string {
+	if h == nil {
+		return ""
+	}
+	v, ok := h.Vars[name]
+	if !ok || !v.IsKnown() || v.IsNull() || v.IsMarked() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+// InstanceID is the host's EC2 instance id (var instance_id, which the
+// EC2 inventory sets), "" for a static host.
+func (h *Host) InstanceID() string { return h.StringVar("instance_id") }

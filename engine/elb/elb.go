@@ -28,7 +28,6 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/opsrun/opsrun/inventory"
 	"github.com/opsrun/opsrun/inventory/awsconfig"
@@ -282,12 +281,12 @@ func (g *group) lookUp(ctx context.Context, c API, tg string) error {
 func (g *group) targetID(h *inventory.Host) (string, error) {
 	switch g.targetType {
 	case types.TargetTypeEnumInstance:
-		if id := hostVar(h, "instance_id"); id != "" {
+		if id := h.InstanceID(); id != "" {
 			return id, nil
 		}
 		return "", fmt.Errorf("%w: the group takes EC2 instances and %s has no instance id (host var instance_id, which the ec2 inventory sets); put a static host in a target group of target type ip", ErrNotTarget, h.Name)
 	case types.TargetTypeEnumIp:
-		addr := hostVar(h, "private_ip")
+		addr := h.StringVar("private_ip")
 		if addr == "" {
 			addr = h.Addr()
 		}
@@ -297,15 +296,6 @@ func (g *group) targetID(h *inventory.Host) (string, error) {
 		return addr, nil
 	}
 	return "", fmt.Errorf("%w: the group's target type is %s, which holds no hosts; name target groups of type instance or ip", ErrNotTarget, g.targetType)
-}
-
-// hostVar is h's string variable name, "" when it has none.
-func hostVar(h *inventory.Host, name string) string {
-	v, ok := h.Vars[name]
-	if !ok || !v.IsKnown() || v.IsNull() || v.IsMarked() || v.Type() != cty.String {
-		return ""
-	}
-	return v.AsString()
 }
 
 // retryable is a waiter's decision on one DescribeTargetHealth answer.

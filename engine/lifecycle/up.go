@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/opsrun/opsrun/engine/report"
 	"github.com/opsrun/opsrun/engine/run"
 	"github.com/opsrun/opsrun/engine/stack"
@@ -381,8 +379,8 @@ func membership(hosts []*inventory.Host) map[string][]string {
 // Machine tells one machine from another under the same name: its EC2
 // instance id when the inventory gives one, else where it is reached.
 func Machine(h *inventory.Host) string {
-	if v, ok := h.Vars["instance_id"]; ok && v.Type() == cty.String && v.IsKnown() && !v.IsNull() && !v.IsMarked() {
-		return "id " + v.AsString()
+	if id := h.InstanceID(); id != "" {
+		return "id " + id
 	}
 	return fmt.Sprintf("ssh %s:%d", h.Addr(), h.Port)
 }

@@ -115,7 +115,7 @@ func dimensions(nameValues ...string) []types.Dimension {
 // instanceID is the host's EC2 instance id when its inventory gave one (the
 // EC2 inventory sets host.vars.instance_id), else its name.
 func instanceID(h *inventory.Host) string {
-	if id := ec2ID(h); id != "" {
+	if id := h.InstanceID(); id != "" {
 		return id
 	}
 	return h.Name

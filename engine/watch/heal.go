@@ -119,7 +119,7 @@ func (w *Watcher) revive(ctx context.Context, t target) (string, error) {
 	if rec := w.record(name); rec != nil && rec.LastError != "" {
 		why = " (" + rec.LastError + ")"
 	}
-	id := ec2ID(m.Host)
+	id := m.Host.InstanceID()
 	// old is the machine a replacement must differ from; a restarted or
 	// set-up instance stays the same machine.
 	old := ""

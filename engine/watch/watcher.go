@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/opsrun/opsrun/engine/lifecycle"
 	"github.com/opsrun/opsrun/engine/stack"
 	"github.com/opsrun/opsrun/engine/state"
@@ -251,8 +249,8 @@ func (w *Watcher) Round(ctx context.Context) (*Round, error) {
 		switch {
 		case inInventory:
 			problem = res.Problem()
-		case ec2ID(m.Host) != "" && cfg.Cloud != nil:
-			problem = w.cloudProblem(ctx, ec2ID(m.Host))
+		case m.Host.InstanceID() != "" && cfg.Cloud != nil:
+			problem = w.cloudProblem(ctx, m.Host.InstanceID())
 			if problem == "" {
 				continue // running but no longer selected: it left the stack
 			}
@@ -424,7 +422,7 @@ func (w *Watcher) mode(m *state.Member) string {
 		return ""
 	}
 	mode := modeRank[best]
-	ec2 := ec2ID(m.Host) != "" && w.cfg.Cloud != nil
+	ec2 := m.Host.InstanceID() != "" && w.cfg.Cloud != nil
 	switch {
 	case mode == stack.HealAlert || mode == stack.HealSetup:
 		return mode
@@ -434,19 +432,6 @@ func (w *Watcher) mode(m *state.Member) string {
 		return stack.HealRestart
 	}
 	return mode
-}
-
-// ec2ID is the host's EC2 instance id (host var instance_id, which the
-// EC2 inventory sets), "" for a static host.
-func ec2ID(h *inventory.Host) string {
-	if h == nil {
-		return ""
-	}
-	v, ok := h.Vars["instance_id"]
-	if !ok || v.IsMarked() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
-		return ""
-	}
-	return v.AsString()
 }
 
 // ID is this watcher's run id, which its lease carries.

@@ -70,7 +70,7 @@ func (c *fakeCloud) Restart(_ context.Context, id string) error {
 	c.restarts = append(c.restarts, id)
 	c.states[id] = "running"
 	for _, h := range *c.hosts {
-		if ec2ID(h) == id {
+		if h.InstanceID() == id {
 			c.dialer.set(h.Name, false)
 		}
 	}
@@ -85,7 +85,7 @@ func (c *fakeCloud) Replace(_ context.Context, id, token string) (string, error)
 	newID := id + "-new"
 	c.states[newID] = "running"
 	for _, h := range *c.hosts {
-		if ec2ID(h) == id {
+		if h.InstanceID() == id {
 			h.Vars["instance_id"] = cty.StringVal(newID)
 			c.dialer.set(h.Name, false)
 		}
@@ -144,7 +144,7 @@ func (r *rig) watcher(runID string) *Watcher {
 			var out []*inventory.Host
 			for _, h := range r.hosts {
 				// EC2's inventory lists running instances only.
-				if id := ec2ID(h); id != "" && r.cloud.states[id] != "running" {
+				if id := h.InstanceID(); id != "" && r.cloud.states[id] != "running" {
 					continue
 				}
 				out = append(out, h)
