@@ -41,6 +41,8 @@ type Config struct {
 	// error is logged: a metrics outage does not stop the health checks.
 	Metrics func(ctx context.Context, results []Result, layers []LayerMetrics, at time.Time) error
 
+	// Interval and UnhealthyAfter of 0, and a negative MaxHealing, take
+	// the stack's watch block (MaxHealing 0 heals nothing).
 	Interval       time.Duration
 	UnhealthyAfter time.Duration
 	MaxHealing     int
@@ -89,8 +91,7 @@ type Watcher struct {
 	cancelHeal context.CancelFunc
 }
 
-// New makes a watcher; Config's zero durations take the stack's watch
-// settings.
+// New makes a watcher.
 func New(cfg Config) *Watcher {
 	ws := cfg.Stack.Settings.Watch
 	if cfg.Interval <= 0 {
@@ -223,6 +224,16 @@ func (w *Watcher) Round(ctx context.Context) (*Round, error) {
 	if err != nil {
 		return nil, err
 	}
+	// EC2 is asked about the members its inventory no longer lists before
+	// the records are locked: a heal under way saves to them meanwhile.
+	unlisted := map[string]string{}
+	if cfg.Cloud != nil && holder == nil {
+		for _, m := range members {
+			if _, listed := byName[m.Name]; !listed && !m.SetupAt.IsZero() && m.Host.InstanceID() != "" {
+				unlisted[m.Name] = w.cloudProblem(ctx, m.Host.InstanceID())
+			}
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if holder != nil && len(w.healing) == 0 {
@@ -250,7 +261,7 @@ func (w *Watcher) Round(ctx context.Context) (*Round, error) {
 		case inInventory:
 			problem = res.Problem()
 		case m.Host.InstanceID() != "" && cfg.Cloud != nil:
-			problem = w.cloudProblem(ctx, m.Host.InstanceID())
+			problem = unlisted[m.Name]
 			if problem == "" {
 				continue // running but no longer selected: it left the stack
 			}
