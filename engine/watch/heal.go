@@ -136,17 +136,12 @@ func (w *Watcher) revive(ctx context.Context, t target) (string, error) {
 		}
 		did = fmt.Sprintf("%s: restarted EC2 instance %s%s", name, id, why)
 	case stack.HealReplace:
-		if t.resume {
-			// The replacement may be running already under the name; its
-			// machine differs from the member's, which is all up needs.
+		// A replacement left part way whose old instance no longer runs
+		// has its new machine under the name, which is all up needs; one
+		// whose old instance still runs was never begun.
+		if t.resume && !w.running(ctx, id) {
 			did = fmt.Sprintf("%s: replacement of %s resumed%s", name, id, why)
-			if st, err := w.cfg.Cloud.State(ctx, id); err == nil && st == "running" {
-				// The old instance was never terminated: replace it now.
-				t.resume = false
-			}
-			if t.resume {
-				break
-			}
+			break
 		}
 		w.log.Warn("healing: replacing the EC2 instance", "host", name, "instance", id)
 		if m.Host != nil {
@@ -165,6 +160,12 @@ func (w *Watcher) revive(ctx context.Context, t target) (string, error) {
 		return "", err
 	}
 	return did, nil
+}
+
+// running reports whether EC2 says the instance runs.
+func (w *Watcher) running(ctx context.Context, id string) bool {
+	st, err := w.cfg.Cloud.State(ctx, id)
+	return err == nil && st == "running"
 }
 
 // launchToken makes a replacement's launch idempotent: the same failed

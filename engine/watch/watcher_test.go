@@ -460,3 +460,41 @@ func TestWatcherDoesNotJudgeWhileARunHoldsTheStack(t *testing.T) {
 		t.Fatalf("failures %d, want 1: rounds during the run must not count", recs["app-2"].Failures)
 	}
 }
+
+// A replacement a stopped watcher left part way: when the old instance no
+// longer runs, the new machine under the name is only converged; when it
+// still runs, the replacement was never begun and is made now.
+func TestWatcherResumesAReplacement(t *testing.T) {
+	for _, c := range []struct {
+		oldState string
+		replaces int
+	}{{"terminated", 0}, {"running", 1}} {
+		t.Run(c.oldState, func(t *testing.T) {
+			r := newRig(t, stack.HealReplace, "ec2-a:app", "ec2-b:app", "ec2-c:app")
+			r.cloud.mu.Lock()
+			r.cloud.states["i-ec2-a"] = c.oldState
+			r.cloud.mu.Unlock()
+			if c.oldState != "running" {
+				// The replacement runs under the name, another machine.
+				r.hosts[0].Vars["instance_id"] = cty.StringVal("i-ec2-a-new")
+				r.cloud.mu.Lock()
+				r.cloud.states["i-ec2-a-new"] = "running"
+				r.cloud.mu.Unlock()
+			}
+			err := r.store.SaveHealths(context.Background(), []*state.Health{{Host: "ec2-a", Failures: 2, Healing: stack.HealReplace}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.round(r.watcher("w2"))
+			if !slices.Equal(got.Healing, []string{"ec2-a"}) {
+				t.Fatalf("round: %+v", got)
+			}
+			if len(r.cloud.replaces) != c.replaces {
+				t.Errorf("replaces %v, want %d", r.cloud.replaces, c.replaces)
+			}
+			if cv := r.converged(); len(cv) != 1 || !slices.Equal(cv[0], []string{"ec2-a"}) {
+				t.Errorf("converge %v", cv)
+			}
+		})
+	}
+}
