@@ -160,21 +160,6 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	ws := s.Settings.Watch
-	interval, unhealthy, maxHealing := ws.Interval, ws.UnhealthyAfter, ws.MaxHealing
-	if opts.Interval > 0 {
-		interval = opts.Interval
-	}
-	if opts.UnhealthyAfter > 0 {
-		unhealthy = opts.UnhealthyAfter
-	}
-	if opts.MaxHealing >= 0 {
-		maxHealing = opts.MaxHealing
-	}
-	if unhealthy < interval {
-		return usageError(fmt.Sprintf("unhealthy_after (%s) is shorter than the interval (%s): an instance is judged once per interval; make it at least the interval", unhealthy, interval))
-	}
-
 	// A watcher says what it does (rounds, heals) at info level, which
 	// other commands keep quiet unless -v.
 	log := opts.f.Logger
@@ -185,52 +170,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	// Heals stop gently when the watcher is asked to stop.
 	healStop := make(chan struct{})
 	go func() { <-ctx.Done(); close(healStop) }()
-	var unreachable, failed int
-	metrics := func(ctx context.Context, results []watch.Result, layers []watch.LayerMetrics, at time.Time) error {
-		unreachable, failed = 0, 0
-		for _, r := range results {
-			switch {
-			case r.Err == nil:
-				if cw == nil {
-					printDatums(opts.IO.Out, r.Host.Name, r.Metrics)
-				}
-			case unreachableErr(r.Err):
-				unreachable++
-				if opts.Once {
-					fmt.Fprintf(opts.IO.ErrOut, "%v (unreachable: no metrics from it; check it is up and reachable over SSH)\n", r.Err)
-				}
-			default:
-				failed++
-				if opts.Once {
-					fmt.Fprintf(opts.IO.ErrOut, "%v (no metrics from it)\n", r.Err)
-				}
-			}
-		}
-		if cw == nil {
-			for _, lm := range layers {
-				printDatums(opts.IO.Out, "layer:"+lm.Layer, lm.Metrics)
-			}
-			return nil
-		}
-		datums := watch.CloudWatchDatums(s.Name, results, layers, at)
-		n, err := watch.Push(ctx, cw, datums)
-		if err != nil {
-			return err
-		}
-		if opts.Once {
-			fmt.Fprintf(opts.IO.ErrOut, "Pushed %s to CloudWatch (namespace %s) in %s.\n", report.Plural(len(datums), "datum"), watch.Namespace, report.Plural(n, "request"))
-		}
-		return nil
-	}
-	var pushErr error
-	if opts.Once {
-		// One round from cron: a CloudWatch failure is the command's.
-		inner := metrics
-		metrics = func(ctx context.Context, results []watch.Result, layers []watch.LayerMetrics, at time.Time) error {
-			pushErr = inner(ctx, results, layers, at)
-			return pushErr
-		}
-	}
+	sink := &metricsSink{opts: opts, cw: cw, stack: s.Name}
 	w := watch.New(watch.Config{
 		Stack: s, Store: store, Dialer: dialer, Cloud: cloud,
 		Resolve: func(ctx context.Context) ([]*inventory.Host, error) {
@@ -242,16 +182,20 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		Record: func(ctx context.Context, note string) (string, error) {
 			return recordAlert(ctx, store, s.Name, note)
 		},
-		Metrics:        metrics,
-		Interval:       interval,
-		UnhealthyAfter: unhealthy,
-		MaxHealing:     maxHealing,
+		Metrics:        sink.send,
+		Interval:       opts.Interval,
+		UnhealthyAfter: opts.UnhealthyAfter,
+		MaxHealing:     opts.MaxHealing,
 		Forks:          opts.Forks,
 		Me:             state.Me(newRunID(), "opsrun watch"),
 		Logger:         log,
 	})
+	c := w.Config()
+	if c.UnhealthyAfter < c.Interval {
+		return usageError(fmt.Sprintf("unhealthy_after (%s) is shorter than the interval (%s): an instance is judged once per interval; make it at least the interval", c.UnhealthyAfter, c.Interval))
+	}
 	if !opts.Once {
-		log.Info("watching", "stack", s.Name, "interval", interval, "unhealthy_after", unhealthy, "max_healing", maxHealing, "instances", len(l.hosts))
+		log.Info("watching", "stack", s.Name, "interval", c.Interval, "unhealthy_after", c.UnhealthyAfter, "max_healing", c.MaxHealing, "instances", len(l.hosts))
 		return w.Run(ctx)
 	}
 	r, err := w.Round(ctx)
@@ -266,15 +210,64 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "Standby: another watcher leads stack %s (%s); nothing checked.\n", s.Name, r.Holder)
 		return nil
 	}
-	if pushErr != nil {
-		return &exitError{code: ExitError, err: pushErr}
+	if sink.err != nil {
+		// One round from cron: a CloudWatch failure is the command's.
+		return &exitError{code: ExitError, err: sink.err}
 	}
 	printRound(opts.IO.ErrOut, r)
 	switch {
-	case unreachable > 0:
+	case sink.unreachable > 0:
 		return &exitError{code: ExitUnreachable}
-	case failed > 0:
+	case sink.failed > 0:
 		return &exitError{code: ExitFailed}
+	}
+	return nil
+}
+
+// metricsSink sends each round's metrics to CloudWatch (cw) or prints
+// them, and keeps the last round's counts for --once's exit status.
+type metricsSink struct {
+	opts                *WatchOptions
+	cw                  *cloudwatch.Client // nil: print on stdout
+	stack               string
+	unreachable, failed int
+	err                 error // the last push's
+}
+
+func (k *metricsSink) send(ctx context.Context, results []watch.Result, layers []watch.LayerMetrics, at time.Time) error {
+	opts := k.opts
+	k.unreachable, k.failed = 0, 0
+	for _, r := range results {
+		switch {
+		case r.Err == nil:
+			if k.cw == nil {
+				printDatums(opts.IO.Out, r.Host.Name, r.Metrics)
+			}
+		case unreachableErr(r.Err):
+			k.unreachable++
+			if opts.Once {
+				fmt.Fprintf(opts.IO.ErrOut, "%v (unreachable: no metrics from it; check it is up and reachable over SSH)\n", r.Err)
+			}
+		default:
+			k.failed++
+			if opts.Once {
+				fmt.Fprintf(opts.IO.ErrOut, "%v (no metrics from it)\n", r.Err)
+			}
+		}
+	}
+	if k.cw == nil {
+		for _, lm := range layers {
+			printDatums(opts.IO.Out, "layer:"+lm.Layer, lm.Metrics)
+		}
+		return nil
+	}
+	datums := watch.CloudWatchDatums(k.stack, results, layers, at)
+	n, err := watch.Push(ctx, k.cw, datums)
+	if k.err = err; err != nil {
+		return err
+	}
+	if opts.Once {
+		fmt.Fprintf(opts.IO.ErrOut, "Pushed %s to CloudWatch (namespace %s) in %s.\n", report.Plural(len(datums), "datum"), watch.Namespace, report.Plural(n, "request"))
 	}
 	return nil
 }

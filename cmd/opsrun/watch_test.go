@@ -296,3 +296,15 @@ func TestPrintRound(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchRefusesUnhealthyAfterBelowInterval(t *testing.T) {
+	dir := watchStack(t)
+	streams, _, _ := testIO()
+	// The stack's unhealthy_after is the default 5m.
+	opts := &WatchOptions{StackOptions: StackOptions{IO: streams, Dir: dir, f: &Factory{IO: streams}}, Once: true, MetricsSink: "stdout", Forks: 10,
+		Interval: 10 * time.Minute, MaxHealing: -1, Dialer: local.Dialer{}}
+	err := watchRun(context.Background(), opts)
+	if exitOf(err) != ExitError || !strings.Contains(err.Error(), "unhealthy_after (5m0s) is shorter than the interval (10m0s)") {
+		t.Fatalf("exit %d, %v", exitOf(err), err)
+	}
+}

@@ -445,5 +445,8 @@ func (w *Watcher) mode(m *state.Member) string {
 	return mode
 }
 
+// Config is the watcher's configuration, the stack's watch block filled in.
+func (w *Watcher) Config() Config { return w.cfg }
+
 // ID is this watcher's run id, which its lease carries.
 func (w *Watcher) ID() string { return w.cfg.Me.RunID }
