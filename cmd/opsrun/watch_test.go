@@ -308,3 +308,20 @@ func TestWatchRefusesUnhealthyAfterBelowInterval(t *testing.T) {
 		t.Fatalf("exit %d, %v", exitOf(err), err)
 	}
 }
+
+func TestRecordAlert(t *testing.T) {
+	ctx := context.Background()
+	store := state.New(state.DefaultPath(t.TempDir()), state.Options{})
+	id, err := recordAlert(ctx, store, "shop", "alert: app-2 unhealthy since 04:00: connect: refused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := store.History(ctx, 0)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("history %v, %v", runs, err)
+	}
+	r := runs[0]
+	if r.ID != id || r.Stack != "shop" || r.Event != "watch" || r.Outcome != state.OutcomeFailed || r.Finished.IsZero() || !strings.Contains(r.Note, "app-2 unhealthy") {
+		t.Errorf("alert record %+v", r)
+	}
+}
